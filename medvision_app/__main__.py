@@ -1,0 +1,3 @@
+from medvision_app.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,182 @@
+"""Stored pixel values to display values: Modality LUT, VOI, presentation.
+
+Pure functions on numpy arrays. The order is the DICOM grayscale pipeline
+(PS3.4 N.2.1, PS3.3 C.11): stored values -> Modality LUT (Rescale Slope /
+Intercept or a Modality LUT Sequence) -> VOI (a window with VOI LUT Function
+LINEAR, LINEAR_EXACT or SIGMOID, or a VOI LUT Sequence) -> presentation
+(MONOCHROME1 is inverted *after* the VOI step, PS3.3 C.7.6.3.1.2).
+
+For integer stored values the whole chain is folded into one lookup table
+indexed by the stored value, so a 12-megapixel mammogram costs one table
+lookup rather than several float passes over the image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+VOI_FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
+
+
+@dataclass(frozen=True)
+class ModalityLut:
+    """Rescale slope/intercept, or an explicit lookup table (Modality LUT Sequence)."""
+
+    slope: float = 1.0
+    intercept: float = 0.0
+    lut: Optional[np.ndarray] = None  # output values of the LUT sequence
+    lut_first: int = 0  # first stored value the LUT maps
+
+    @property
+    def is_identity(self) -> bool:
+        return self.lut is None and self.slope == 1.0 and self.intercept == 0.0
+
+
+@dataclass(frozen=True)
+class DisplayPreset:
+    """A named VOI transform: a window (center/width/function) or a VOI LUT table."""
+
+    name: str
+    center: Optional[float] = None
+    width: Optional[float] = None
+    function: str = "LINEAR"
+    lut: Optional[np.ndarray] = None
+    lut_first: int = 0
+
+    def __post_init__(self) -> None:
+        if self.function not in VOI_FUNCTIONS:
+            raise ValueError(f"VOI LUT function {self.function!r} is not one of {VOI_FUNCTIONS}")
+        if self.lut is None and (self.center is None or self.width is None):
+            raise ValueError(f"preset {self.name!r} needs a center and width, or a LUT")
+
+    @property
+    def is_window(self) -> bool:
+        return self.lut is None
+
+
+def apply_modality_lut(arr: np.ndarray, modality: ModalityLut) -> np.ndarray:
+    """Stored values to modality values (float32), e.g. Hounsfield units.
+
+    Returns ``arr`` unchanged (same object) when the transform is the identity.
+    """
+    if modality.is_identity:
+        return arr
+    if modality.lut is not None:
+        idx = np.clip(arr.astype(np.int64) - modality.lut_first, 0, len(modality.lut) - 1)
+        return modality.lut[idx].astype(np.float32)
+    out = arr.astype(np.float32)
+    if modality.slope != 1.0:
+        out *= np.float32(modality.slope)
+    if modality.intercept != 0.0:
+        out += np.float32(modality.intercept)
+    return out
+
+
+def window(
+    values: np.ndarray,
+    center: float,
+    width: float,
+    *,
+    function: str = "LINEAR",
+    out_max: float = 255.0,
+) -> np.ndarray:
+    """Apply a VOI window to modality values, giving float32 in ``[0, out_max]``.
+
+    Implements PS3.3 C.11.2.1.2 (LINEAR), C.11.2.1.3.2 (LINEAR_EXACT) and
+    C.11.2.1.3.1 (SIGMOID).
+
+    Raises
+    ------
+    ValueError
+        If ``width`` is not valid for the function (LINEAR needs width >= 1,
+        the others width > 0) or the function is unknown.
+    """
+    x = np.asarray(values, dtype=np.float32)
+    c, w = float(center), float(width)
+    if function == "LINEAR":
+        if w < 1:
+            raise ValueError(f"window width {w} is invalid for LINEAR (must be >= 1)")
+        if w == 1:
+            # (w-1) is 0: a pure threshold at c - 0.5.
+            return np.where(x <= c - 0.5, 0.0, out_max).astype(np.float32)
+        y = ((x - (c - 0.5)) / (w - 1) + 0.5) * out_max
+    elif function == "LINEAR_EXACT":
+        if w <= 0:
+            raise ValueError(f"window width {w} is invalid for LINEAR_EXACT (must be > 0)")
+        y = ((x - c) / w + 0.5) * out_max
+    elif function == "SIGMOID":
+        if w <= 0:
+            raise ValueError(f"window width {w} is invalid for SIGMOID (must be > 0)")
+        return (out_max / (1.0 + np.exp(-4.0 * (x - c) / w))).astype(np.float32)
+    else:
+        raise ValueError(f"VOI LUT function {function!r} is not one of {VOI_FUNCTIONS}")
+    return np.clip(y, 0.0, out_max).astype(np.float32)
+
+
+def apply_voi_lut_table(values: np.ndarray, lut: np.ndarray, lut_first: int, *, out_max: float = 255.0) -> np.ndarray:
+    """Apply a VOI LUT Sequence table, rescaled to ``[0, out_max]`` float32."""
+    table = np.asarray(lut, dtype=np.float32)
+    top = float(table.max()) if table.size else 1.0
+    scale = out_max / top if top > 0 else 0.0
+    idx = np.clip(np.asarray(values).astype(np.int64) - int(lut_first), 0, len(table) - 1)
+    return table[idx] * np.float32(scale)
+
+
+def full_range_preset(values: np.ndarray) -> DisplayPreset:
+    """A LINEAR_EXACT window spanning ``values.min()..values.max()`` (the fallback)."""
+    lo, hi = float(np.min(values)), float(np.max(values))
+    width = max(hi - lo, 1e-6)
+    return DisplayPreset("Full range", center=(lo + hi) / 2.0, width=width, function="LINEAR_EXACT")
+
+
+def _voi_float(values: np.ndarray, preset: DisplayPreset, out_max: float) -> np.ndarray:
+    if preset.lut is not None:
+        return apply_voi_lut_table(values, preset.lut, preset.lut_first, out_max=out_max)
+    return window(values, preset.center, preset.width, function=preset.function, out_max=out_max)
+
+
+def to_display(
+    stored: np.ndarray,
+    modality: ModalityLut,
+    preset: DisplayPreset,
+    *,
+    invert: bool = False,
+) -> np.ndarray:
+    """Stored grayscale values to an 8-bit display image.
+
+    Parameters
+    ----------
+    stored : ndarray, (H, W)
+        Stored pixel values, any integer or float dtype. Not modified.
+    modality : ModalityLut
+        The image's Modality LUT.
+    preset : DisplayPreset
+        The VOI transform, applied to the modality values.
+    invert : bool
+        True for MONOCHROME1 (applied after the VOI, as the standard requires),
+        or when the user asks for an inverted view.
+
+    Returns
+    -------
+    ndarray of uint8, (H, W)
+    """
+    if np.issubdtype(stored.dtype, np.integer) and stored.size > 4096:
+        lo, hi = int(stored.min()), int(stored.max())
+        if stored.dtype.kind == "u" and hi < (1 << 20):
+            lo = 0  # index the table with the stored values themselves: no offset pass
+        if hi - lo <= (1 << 20):
+            # One table entry per possible stored value: modality, VOI and
+            # inversion are computed once per value, not once per pixel.
+            table = _chain(np.arange(lo, hi + 1, dtype=np.int64), modality, preset, invert)
+            return table[stored] if lo == 0 else table[stored.astype(np.int64) - lo]
+    return _chain(stored, modality, preset, invert)
+
+
+def _chain(values: np.ndarray, modality: ModalityLut, preset: DisplayPreset, invert: bool) -> np.ndarray:
+    y = _voi_float(apply_modality_lut(values, modality), preset, 255.0)
+    if invert:
+        y = 255.0 - y
+    return np.rint(y).astype(np.uint8)

@@ -1,0 +1,31 @@
+"""The description a network is built from: a dataclass that round-trips to JSON/TOML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass
+class ModelConfig:
+    """Which network to build and how.
+
+    ``pretrained`` is explicit: ``"imagenet"`` loads ImageNet weights from
+    ``weights_path`` if given, else the local torch hub cache, else fails with
+    an error naming the missing weights. ``"none"`` trains from scratch.
+    There is never a silent fallback from one to the other.
+    """
+
+    name: str = "pnet"
+    pretrained: str = "none"  # "none" | "imagenet"
+    weights_path: Optional[str] = None
+    input_size: int = 224
+    in_channels: int = 3
+    soft_attention: bool = False
+    attention_maps: int = 16  # K, the number of Soft-Attention maps
+    metadata: bool = False  # fuse patient metadata (age, sex, site)
+    metadata_hidden: int = 32
+    dropout: float = 0.5
+    new_layer_lr_factor: float = 1.0  # the AlexNet/SqueezeNet paper used 20
+    # P-NET options (the novel-CNN paper's best: dense 256, dropout 0.2, L2 1e-4)
+    dense_units: int = 256

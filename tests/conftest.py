@@ -1,0 +1,23 @@
+"""Shared fixtures: where the real datasets are, and a skip when they are absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MEDVISION_SHARED", ROOT.parent / "shared"))
+DATA = SHARED / "data"
+
+needs_shared = pytest.mark.skipif(
+    not DATA.is_dir(), reason=f"the real datasets in {DATA} are absent (a fresh clone has no ../shared)"
+)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not DATA.is_dir():
+        pytest.skip(f"the real datasets in {DATA} are absent (a fresh clone has no ../shared)")
+    return DATA
