@@ -1,0 +1,59 @@
+"""Run the benchmarks and write their results under bench/results/."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import importlib
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def available() -> list[str]:
+    return sorted(p.stem[len("bench_"):] for p in HERE.glob("bench_*.py"))
+
+
+def machine() -> dict:
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.is_available(),
+    }
+
+
+def main(argv=None) -> int:
+    sys.path.insert(0, str(HERE.parent))
+    from medvision_app.utils.atomic import atomic_write_text
+
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(available())})")
+    args = parser.parse_args(argv)
+    names = args.names or available()
+    unknown = set(names) - set(available())
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    for name in names:
+        print(f"== {name}", flush=True)
+        module = importlib.import_module(f"bench.bench_{name}")
+        started = _dt.datetime.now(_dt.timezone.utc)
+        result = module.run()
+        record = {"benchmark": name, "started": started.isoformat(timespec="seconds"), "machine": machine(), "result": result}
+        out = RESULTS / f"{name}.json"
+        atomic_write_text(out, json.dumps(record, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+        print(f"-> {out.relative_to(HERE.parent)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The ``medvision`` command line: the same core jobs as the GUI, headless."""

@@ -1,0 +1,88 @@
+"""``medvision`` entry point: dispatches to the sub-command modules.
+
+Each module in :data:`COMMAND_MODULES` has ``register(subparsers)``, which adds
+its commands and sets ``func(args) -> int`` on each parser. Errors a user can
+cause (a file that will not open, a bad config) are :class:`CliError` or one of
+the core's documented exceptions; they end in one ``error: ...`` line on stderr
+and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from medvision_app import __version__
+
+COMMAND_MODULES = [
+    "medvision_app.cli.imaging_cmds",
+    "medvision_app.cli.preprocess_cmds",
+    "medvision_app.cli.model_cmds",
+    "medvision_app.cli.train_cmds",
+    "medvision_app.cli.search_cmds",
+    "medvision_app.cli.gui_cmd",
+]
+
+
+class CliError(Exception):
+    """A user-facing failure; ``str()`` is printed after ``error: ``."""
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from medvision_app.imaging.errors import ImageOpenError
+    from medvision_app.utils.config_io import ConfigError
+
+    errors: list[type[BaseException]] = [CliError, ImageOpenError, ConfigError]
+    for dotted in ("medvision_app.training.errors:TrainingError", "medvision_app.inference.errors:ModelError"):
+        module, _, name = dotted.partition(":")
+        try:
+            errors.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="medvision",
+        description="MedVision: clinical decision support for research. Not a diagnosis.",
+    )
+    parser.add_argument("--version", action="version", version=f"medvision {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for dotted in COMMAND_MODULES:
+        importlib.import_module(dotted).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    # `medvision PATH...` opens the paths in the workstation.
+    if argv and argv[0] not in commands and not argv[0].startswith("-"):
+        argv = ["gui", *argv]
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except _user_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""Opening DICOM files: decode pixels in any supported transfer syntax."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pydicom.config
+from pydicom.errors import InvalidDicomError
+
+from medvision_app.imaging import dicom_header as hdr
+from medvision_app.imaging.errors import ImageOpenError
+from medvision_app.imaging.medical_image import MedicalImage
+
+log = logging.getLogger(__name__)
+
+# Vendor files break VR length and character rules all the time; pydicom
+# would warn on every access. We read leniently and report only real failures.
+pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+# pydicom logs each failed decoder plugin with a traceback; our ImageOpenError
+# carries the reason instead, so the user sees one plain line.
+logging.getLogger("pydicom").setLevel(logging.CRITICAL)
+
+_SYNTAX_NAMES = {
+    "1.2.840.10008.1.2": "Implicit VR Little Endian",
+    "1.2.840.10008.1.2.1": "Explicit VR Little Endian",
+    "1.2.840.10008.1.2.1.99": "Deflated Explicit VR Little Endian",
+    "1.2.840.10008.1.2.2": "Explicit VR Big Endian",
+    "1.2.840.10008.1.2.4.50": "JPEG Baseline",
+    "1.2.840.10008.1.2.4.51": "JPEG Extended",
+    "1.2.840.10008.1.2.4.57": "JPEG Lossless",
+    "1.2.840.10008.1.2.4.70": "JPEG Lossless SV1",
+    "1.2.840.10008.1.2.4.80": "JPEG-LS Lossless",
+    "1.2.840.10008.1.2.4.81": "JPEG-LS Near-Lossless",
+    "1.2.840.10008.1.2.4.90": "JPEG 2000 Lossless",
+    "1.2.840.10008.1.2.4.91": "JPEG 2000",
+    "1.2.840.10008.1.2.5": "RLE Lossless",
+}
+
+
+def transfer_syntax_name(ds: pydicom.Dataset) -> str:
+    uid = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if uid is None:
+        return "Implicit VR Little Endian (assumed)"
+    return _SYNTAX_NAMES.get(str(uid), getattr(uid, "name", str(uid)))
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    if "all available plugins" in text:
+        # One line per decoder tried; the first is the best decoder's verdict.
+        plugins = [line.strip() for line in text.splitlines()[1:] if line.strip()]
+        if plugins:
+            text = plugins[0].split(": ", 1)[-1]
+    text = " ".join(text.split()) or type(exc).__name__
+    return text if len(text) <= 240 else text[:237] + "..."
+
+
+def read_dataset(
+    path: Path, *, force: bool = False, stop_before_pixels: bool = False, fileobj=None
+) -> pydicom.Dataset:
+    """``pydicom.dcmread`` with every failure turned into :class:`ImageOpenError`.
+
+    ``fileobj``, when given, is read instead of opening ``path`` (which then
+    only names the file in messages).
+    """
+    try:
+        with warnings.catch_warnings():
+            # pydicom warns about every vendor quirk it tolerates; the user
+            # cannot act on those.
+            warnings.simplefilter("ignore")
+            return pydicom.dcmread(fileobj or path, force=force, stop_before_pixels=stop_before_pixels)
+    except InvalidDicomError as exc:
+        raise ImageOpenError(path, f"not a valid DICOM file ({_short(exc)})") from exc
+    except (OSError, EOFError) as exc:
+        raise ImageOpenError(path, f"cannot read the file: {_short(exc)}") from exc
+    except Exception as exc:  # pydicom raises many types on malformed data
+        raise ImageOpenError(path, f"the DICOM header is damaged and could not be parsed: {_short(exc)}") from exc
+
+
+def _decode(path: Path, ds: pydicom.Dataset) -> np.ndarray:
+    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        raise ImageOpenError(path, "the DICOM file has no pixel data (a header-only or non-image object)")
+    syntax = transfer_syntax_name(ds)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = ds.pixel_array
+    except Exception as exc:
+        raise ImageOpenError(path, f"{syntax} pixel data could not be decoded: {_short(exc)}") from exc
+    if arr.size == 0:
+        raise ImageOpenError(path, f"{syntax} pixel data is empty")
+    return arr
+
+
+def _to_frames(arr: np.ndarray, ds: pydicom.Dataset) -> np.ndarray:
+    samples = int(ds.get("SamplesPerPixel", 1))
+    frames = hdr.n_frames(ds)
+    single = arr.ndim == (3 if samples > 1 else 2)
+    if frames == 1 or single:
+        arr = arr[np.newaxis]
+    return arr
+
+
+def read_dicom(path: Path, *, force: bool = False) -> MedicalImage:
+    ds = read_dataset(path, force=force)
+    if force and "PixelData" not in ds and not hasattr(ds, "file_meta"):
+        raise ImageOpenError(path, "not a DICOM file")
+    if force and not getattr(ds.file_meta, "TransferSyntaxUID", None):
+        # A preamble-less file carries no transfer syntax: DICOM's default applies.
+        ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    arr = _decode(path, ds)
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    bits_stored = int(ds.get("BitsStored", ds.get("BitsAllocated", 8)) or 8)
+    if photometric == "PALETTE COLOR":
+        from pydicom.pixels import apply_color_lut
+
+        try:
+            arr = apply_color_lut(arr, ds)
+        except Exception as exc:
+            raise ImageOpenError(path, f"the palette colour lookup table could not be applied: {_short(exc)}") from exc
+        bits_stored = 8 if arr.dtype == np.uint8 else 16
+    frames = _to_frames(arr, ds)
+    color = frames.ndim == 4
+    return MedicalImage(
+        path=path,
+        frames=frames,
+        photometric=photometric,
+        format="DICOM",
+        metadata=hdr.metadata_from_dataset(ds),
+        modality_lut=hdr.ModalityLut() if color else hdr.modality_lut(ds),
+        presets=[] if color else hdr.voi_presets(ds),
+        pixel_spacing=hdr.pixel_spacing(ds),
+        bits_stored=bits_stored,
+        transfer_syntax=transfer_syntax_name(ds),
+    )
