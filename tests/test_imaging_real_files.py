@@ -137,3 +137,15 @@ def test_identifying_fields_and_deidentification():
     assert clean.patient_id is None and clean.patient_name is None and clean.study_uid is None
     assert clean.modality == md.modality
     assert "patient_id" not in md.as_dict(include_identifying=False)
+
+
+@pytest.mark.parametrize("name", ["MR_small_RLE.dcm", "rtdose_rle.dcm", "SC_rgb_rle_16bit.dcm"])
+def test_direct_rle_decoding_matches_pydicom(name):
+    # Grayscale 8/16-bit RLE bypasses pydicom's pixel pipeline; the result must be identical.
+    path = get_testdata_file(name, download=False)
+    image = open_image(path)
+    reference = pydicom.dcmread(path).pixel_array
+    if reference.ndim == image.frames.ndim - 1:
+        reference = reference[np.newaxis]
+    assert image.frames.dtype == reference.dtype
+    np.testing.assert_array_equal(image.frames, reference)

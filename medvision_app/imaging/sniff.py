@@ -39,7 +39,7 @@ def is_candidate(name: str) -> bool:
     return dot <= 0 or name[dot:].lower() not in NON_IMAGE_SUFFIXES
 
 
-def sniff_bytes(head: bytes, suffix: str = "") -> Optional[str]:
+def sniff_bytes(head: bytes, name: str = "") -> Optional[str]:
     """``"DICOM"``, a raster format name, or None for the leading bytes of a file."""
     if len(head) >= 132 and head[128:132] == b"DICM":
         return "DICOM"
@@ -48,7 +48,7 @@ def sniff_bytes(head: bytes, suffix: str = "") -> Optional[str]:
             return name
     # DICOM without the 128-byte preamble (old ACR-NEMA style, or a stripped
     # file): trust the name, pydicom will read it with force=True.
-    if suffix.lower() in (".dcm", ".dicom") and len(head) >= 8:
+    if len(head) >= 8 and name.lower().endswith((".dcm", ".dicom")):
         return "DICOM-NOPREAMBLE"
     return None
 
@@ -56,4 +56,4 @@ def sniff_bytes(head: bytes, suffix: str = "") -> Optional[str]:
 def sniff(path: Path) -> tuple[Optional[str], bytes]:
     with open(path, "rb") as fh:
         head = fh.read(HEAD_BYTES)
-    return sniff_bytes(head, path.suffix), head
+    return sniff_bytes(head, path.name), head
