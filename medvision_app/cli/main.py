@@ -2,9 +2,9 @@
 
 Each module in :data:`COMMAND_MODULES` has ``register(subparsers)``, which adds
 its commands and sets ``func(args) -> int`` on each parser. Errors a user can
-cause (a file that will not open, a bad config) are :class:`CliError` or one of
-the core's documented exceptions; they end in one ``error: ...`` line on stderr
-and exit status 2, never a traceback.
+cause (a file that will not open, a bad config) derive from
+:class:`medvision_app.errors.UserError`; they end in one ``error: ...`` line on
+stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import argparse
 import importlib
 import logging
 import sys
-from pathlib import Path
 from typing import Sequence
 
 from medvision_app import __version__
+from medvision_app.errors import UserError
 
 COMMAND_MODULES = [
     "medvision_app.cli.imaging_cmds",
@@ -28,22 +28,8 @@ COMMAND_MODULES = [
 ]
 
 
-class CliError(Exception):
+class CliError(UserError):
     """A user-facing failure; ``str()`` is printed after ``error: ``."""
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from medvision_app.imaging.errors import ImageOpenError
-    from medvision_app.utils.config_io import ConfigError
-
-    errors: list[type[BaseException]] = [CliError, ImageOpenError, ConfigError]
-    for dotted in ("medvision_app.training.errors:TrainingError", "medvision_app.inference.errors:ModelError"):
-        module, _, name = dotted.partition(":")
-        try:
-            errors.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(errors)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except _user_errors() as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -147,6 +147,8 @@ def _to_frames(arr: np.ndarray, ds: pydicom.Dataset) -> np.ndarray:
 
 def read_dicom(path: Path, *, force: bool = False) -> MedicalImage:
     ds = read_dataset(path, force=force)
+    if len(ds) == 0:
+        raise ImageOpenError(path, "the DICOM data set is empty or damaged: no elements could be read")
     if force and "PixelData" not in ds and not hasattr(ds, "file_meta"):
         raise ImageOpenError(path, "not a DICOM file")
     if force and not getattr(ds.file_meta, "TransferSyntaxUID", None):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from medvision_app.errors import UserError
 
-class ImageOpenError(Exception):
+
+class ImageOpenError(UserError):
     """An image file could not be opened, read or decoded.
 
     Attributes

@@ -17,6 +17,7 @@ import typing
 from pathlib import Path
 from typing import Any, Mapping, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from medvision_app.errors import UserError
 from medvision_app.utils.atomic import atomic_write_text
 
 if sys.version_info >= (3, 11):
@@ -27,7 +28,7 @@ else:  # pragma: no cover
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration file or value is invalid; the message says where."""
 
 
