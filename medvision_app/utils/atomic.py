@@ -15,6 +15,18 @@ from typing import Callable, Iterator, Union
 PathLike = Union[str, os.PathLike]
 
 
+def _default_mode() -> int:
+    # mkstemp creates 0600 files; a model or report must get the permissions
+    # any new file of the user's would (0666 less the umask). Reading the
+    # umask means setting it, so do it once, at import, before threads run.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_NEW_FILE_MODE = _default_mode()
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` on success.
@@ -29,6 +41,11 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        try:
+            mode = target.stat().st_mode & 0o777  # replacing a file keeps its permissions
+        except FileNotFoundError:
+            mode = _NEW_FILE_MODE
+        os.chmod(tmp, mode)
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
