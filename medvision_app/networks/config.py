@@ -25,7 +25,8 @@ class ModelConfig:
     attention_maps: int = 16  # K, the number of Soft-Attention maps
     metadata: bool = False  # fuse patient metadata (age, sex, site)
     metadata_hidden: int = 32
-    dropout: float = 0.5
+    dropout: float = 0.5  # the Soft-Attention head's (0.5 in the HAM10000 work); plain heads keep their backbone's
     new_layer_lr_factor: float = 1.0  # the AlexNet/SqueezeNet paper used 20
     # P-NET options (the novel-CNN paper's best: dense 256, dropout 0.2, L2 1e-4)
     dense_units: int = 256
+    dense_dropout: float = 0.2  # after P-NET's dense layer; ``dropout`` is the Soft-Attention head's
