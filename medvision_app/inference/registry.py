@@ -1,0 +1,114 @@
+"""The model registry: shipped models (``models/`` in the repository) and the user's own.
+
+The user folder is ``$MEDVISION_HOME/models``, defaulting to
+``~/.local/share/medvision/models``. Every model listed, imported or opened
+is verified; shipped models can be verified but not removed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from medvision_app.inference.card import ModelCard
+from medvision_app.inference.errors import ModelError
+from medvision_app.inference.model import card_path_for, verify_bytes, verify_model
+from medvision_app.utils.atomic import atomic_write_bytes, atomic_write_text
+
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+def user_models_dir() -> Path:
+    home = os.environ.get("MEDVISION_HOME")
+    base = Path(home) if home else Path.home() / ".local" / "share" / "medvision"
+    return base / "models"
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    """One model file found in a registry folder.
+
+    ``card`` is None and ``problem`` says why when the file failed verification.
+    """
+
+    name: str
+    path: Path
+    location: str  # "shipped" | "user"
+    card: Optional[ModelCard]
+    problem: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+class ModelRegistry:
+    def __init__(self, shipped: Optional[Path] = None, user: Optional[Path] = None) -> None:
+        self.shipped = Path(shipped) if shipped is not None else SHIPPED_DIR
+        self.user = Path(user) if user is not None else user_models_dir()
+
+    def _folders(self) -> list[tuple[str, Path]]:
+        return [("shipped", self.shipped), ("user", self.user)]
+
+    def list(self) -> list[RegistryEntry]:
+        """All ``.onnx`` files of both folders, each verified (shipped first, then by name)."""
+        entries = []
+        for location, folder in self._folders():
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.glob("*.onnx")):
+                try:
+                    card = verify_model(path).card
+                    entries.append(RegistryEntry(path.stem, path, location, card))
+                except ModelError as exc:
+                    entries.append(RegistryEntry(path.stem, path, location, None, exc.reason))
+        return entries
+
+    def resolve(self, name_or_path: str | Path) -> Path:
+        """A model file from a path or a registry name (user models shadow shipped ones)."""
+        candidate = Path(name_or_path)
+        if candidate.suffix == ".onnx" or candidate.exists():
+            return candidate
+        for _location, folder in reversed(self._folders()):
+            path = folder / f"{name_or_path}.onnx"
+            if path.is_file():
+                return path
+        raise ModelError(candidate, "no such model file or registered model name")
+
+    def verify(self, name_or_path: str | Path) -> ModelCard:
+        return verify_model(self.resolve(name_or_path)).card
+
+    def import_model(self, source: str | Path, *, name: Optional[str] = None, overwrite: bool = False) -> Path:
+        """Verify ``source`` and copy it (with its card as JSON) into the user folder."""
+        source = Path(source)
+        try:
+            data = source.read_bytes()
+        except OSError as exc:
+            raise ModelError(source, f"cannot read: {exc.strerror or exc}") from None
+        verified = verify_bytes(source, data)
+        stem = name or source.stem
+        if not stem or "/" in stem or stem.startswith("."):
+            raise ModelError(source, f"invalid model name {stem!r}")
+        target = self.user / f"{stem}.onnx"
+        if target.exists() and not overwrite:
+            raise ModelError(target, "a user model with this name exists (remove it or choose another name)")
+        card_text = verified.card.to_json()
+        atomic_write_text(card_path_for(target), card_text)
+        atomic_write_bytes(target, data)
+        return target
+
+    def remove(self, name: str) -> Path:
+        """Delete a user model and its card; shipped models cannot be removed."""
+        target = self.user / f"{name}.onnx"
+        if not target.is_file():
+            if (self.shipped / f"{name}.onnx").is_file():
+                raise ModelError(self.shipped / f"{name}.onnx", "shipped models cannot be removed")
+            raise ModelError(target, "no user model with this name")
+        target.unlink()
+        card = card_path_for(target)
+        if card.exists():
+            card.unlink()
+        return target
+
