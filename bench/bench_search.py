@@ -1,0 +1,170 @@
+"""Neural architecture search: the issue's figures, and the cost of a SIGKILL.
+
+``python -m bench search`` runs a smoke version by default (a few minutes on
+two CPU cores: tiny subsets, one iteration or epoch) that proves every path
+works. The issue's figures are long runs::
+
+    MEDVISION_BENCH_SEARCH=full python -m bench search
+
+runs BbNAS and SE-BbNAS on MNIST (``MEDVISION_BENCH_SEARCH_MNIST_BUDGET``
+seconds each, default 3600) and SE-BbNAS and ENAS on BreastMNIST
+(``MEDVISION_BENCH_SEARCH_BREAST_BUDGET``, default 1800), each from its
+example config, then the resume measurement. ``MEDVISION_BENCH_SEARCH_ONLY``
+(comma-separated names: ``bbnas-mnist``, ``se-bbnas-mnist``,
+``se-bbnas-breast``, ``enas-breast``, ``resume``) picks a subset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("MEDVISION_SHARED", ROOT.parent / "shared")) / "data"
+CONFIGS = ROOT / "examples" / "configs"
+
+PAPER = {
+    "bbnas-mnist": {"test_accuracy": 0.9860, "params": 572_474, "gpu_hours": 0.83},
+    "se-bbnas-mnist": {"test_accuracy": 0.9919, "params": 2_342_282, "gpu_hours": 2.48},
+    "se-bbnas-breast": {"automl_vision": {"accuracy": 0.861, "auc": 0.919}, "autokeras": {"accuracy": 0.831, "auc": 0.871}},
+    "enas-breast": {"automl_vision": {"accuracy": 0.861, "auc": 0.919}, "autokeras": {"accuracy": 0.831, "auc": 0.871}},
+}
+
+SMOKE = {
+    "bbnas-mnist": ("search_bbnas_mnist", {"train_limit": 600, "val_limit": 200, "children_per_iteration": 2,
+                                           "max_iterations": 1, "candidate.max_epochs": 1, "final.epochs": 1}),
+    "enas-breast": ("search_enas_breastmnist", {"max_iterations": 1, "enas.channels": 8, "enas.layers_per_stage": 1,
+                                               "enas.controller_steps": 5, "enas.derive_samples": 3,
+                                               "enas.final_channels": 8, "enas.final_shapes": ["enas-7"],
+                                               "enas.final_epochs": 1}),
+}
+FULL = {
+    "bbnas-mnist": ("search_bbnas_mnist", {}),
+    "se-bbnas-mnist": ("search_se_bbnas_mnist", {}),
+    "se-bbnas-breast": ("search_se_bbnas_breastmnist", {}),
+    "enas-breast": ("search_enas_breastmnist", {}),
+}
+
+
+def _config(name: str, overrides: dict, budget: float):
+    from medvision_app.search.config import SearchConfig
+    from medvision_app.utils.config_io import apply_overrides, from_dict, load_config, to_dict
+
+    cfg = load_config(SearchConfig, CONFIGS / f"{name}.toml")
+    data = to_dict(cfg)
+    data["data"] = str((ROOT / cfg.data).resolve())
+    data["budget_seconds"] = budget
+    data = apply_overrides(data, [f"{k}={json.dumps(v)}" for k, v in overrides.items()])
+    return from_dict(SearchConfig, data)
+
+
+def _search(key: str, name: str, overrides: dict, budget: float, out: Path) -> dict:
+    from medvision_app.search import start_search
+
+    cfg = _config(name, overrides, budget)
+    started = time.perf_counter()
+    summary = start_search(cfg, out / key)
+    final = summary.get("final") or {}
+    result = summary.get("result") or {}
+    return {
+        "budget_s": budget, "wall_s": round(time.perf_counter() - started, 1),
+        "search_s": round(summary.get("search_seconds") or 0.0, 1), "stop_reason": summary.get("stop_reason"),
+        "candidates": summary.get("candidates"), "iterations": len(summary.get("iterations") or []),
+        "returned": result.get("genotype"), "val_accuracy": result.get("val_accuracy"),
+        "final": final.get("runs"), "paper": PAPER.get(key),
+        "settings": {"config": name, "overrides": overrides, "train_limit": cfg.train_limit, "val_limit": cfg.val_limit},
+    }
+
+
+RESUME_SCRIPT = """
+import sys
+from medvision_app.search import SearchConfig, start_search
+from medvision_app.search.config import CandidateTraining, FinalTraining
+cfg = SearchConfig(method="bbnas", data=sys.argv[1], children_per_iteration=2, max_iterations=2, seed=1,
+                   train_limit=int(sys.argv[3]), val_limit=300,
+                   candidate=CandidateTraining(max_epochs=3, patience=2), final=FinalTraining(epochs=1))
+start_search(cfg, sys.argv[2])
+"""
+
+
+def _resume(out: Path, train_limit: int) -> dict:
+    """Kill a search with SIGKILL in the middle of candidate 1-0's second epoch, then resume it."""
+    from medvision_app.search.state import load_state, read_history
+
+    folder = out / "resume"
+    script = out / "resume_run.py"
+    script.write_text(RESUME_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, str(script), str(DATA / "mnist"), str(folder), str(train_limit)], env=env)
+    checkpoint = folder / "candidates" / "1-0" / "checkpoints" / "last.pt"
+    while not checkpoint.exists():
+        if proc.poll() is not None:
+            raise RuntimeError("the search finished before it could be killed")
+        time.sleep(0.02)
+    first_epoch_saved = checkpoint.stat().st_mtime
+    time.sleep(max(0.5, (first_epoch_saved - (folder / "state.json").stat().st_mtime) / 2))
+    os.kill(proc.pid, signal.SIGKILL)
+    killed_at = time.time()
+    proc.wait()
+    before = load_state(folder)
+    import torch
+
+    epochs_saved = int(torch.load(checkpoint, map_location="cpu", weights_only=True)["epoch"]) if checkpoint.exists() else 0
+    last_save = max(p.stat().st_mtime for p in [folder / "state.json", *folder.glob("candidates/*/checkpoints/last.pt")])
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "medvision_app", "search", "--resume", str(folder)], env=env,
+                          capture_output=True, text=True)
+    resumed_s = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"resume failed: {done.stderr[-2000:]}")
+    after = load_state(folder)
+    history = read_history(folder)
+    ids = [h["id"] for h in history]
+    expected = {"0-0"} | {f"{i}-{k}" for i in range(1, after["iteration"] + 1) for k in range(2)}
+    return {
+        "killed_during": "candidate 1-0 (mid-epoch)",
+        "in_flight_epochs_saved_at_kill": epochs_saved,
+        "pending_at_kill": before["pending"],
+        "finished_at_kill": len(before["finished"]),
+        "seconds_lost": round(killed_at - last_save, 2),
+        "resume_wall_s": round(resumed_s, 1),
+        "history_lines": len(ids),
+        "history_unique_ids": len(ids) == len(set(ids)),
+        "history_complete": set(ids) == expected and not after["pending"],
+        "stop_reason": after["stop_reason"],
+    }
+
+
+def run() -> dict:
+    mode = os.environ.get("MEDVISION_BENCH_SEARCH", "smoke")
+    if mode not in ("smoke", "full"):
+        raise SystemExit(f"MEDVISION_BENCH_SEARCH={mode!r}: expected smoke or full")
+    only = {s for s in os.environ.get("MEDVISION_BENCH_SEARCH_ONLY", "").split(",") if s}
+    if mode == "full":
+        mnist_budget = float(os.environ.get("MEDVISION_BENCH_SEARCH_MNIST_BUDGET", 3600))
+        breast_budget = float(os.environ.get("MEDVISION_BENCH_SEARCH_BREAST_BUDGET", 1800))
+        plan = {k: (name, ov, mnist_budget if "mnist" in k else breast_budget) for k, (name, ov) in FULL.items()}
+        resume_limit = 3000
+    else:
+        budget = float(os.environ.get("MEDVISION_BENCH_SEARCH_SMOKE_BUDGET", 120))
+        plan = {k: (name, ov, budget) for k, (name, ov) in SMOKE.items()}
+        resume_limit = 600
+    keep = os.environ.get("MEDVISION_BENCH_SEARCH_OUT")
+    out = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="bench_search_"))
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict = {"mode": mode, "search_dir": str(out) if keep else None}
+    for key, (name, overrides, budget) in plan.items():
+        if only and key not in only:
+            continue
+        print(f"-- {key} ({budget:.0f} s budget)", flush=True)
+        results[key] = _search(key, name, overrides, budget, out)
+    if not only or "resume" in only:
+        print("-- resume after SIGKILL", flush=True)
+        results["resume"] = _resume(out, resume_limit)
+    return results

@@ -1,0 +1,72 @@
+"""Events a search emits; the CLI draws them on stderr, the GUI will show them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from medvision_app.events import Event
+
+
+@dataclass(frozen=True)
+class CandidateStarted(Event):
+    iteration: int
+    candidate_id: str
+    parent_id: Optional[str]
+    transformation: str
+    genotype: str
+    params: int
+    flops: int
+
+
+@dataclass(frozen=True)
+class CandidateEpoch(Event):
+    candidate_id: str
+    epoch: int
+    val_accuracy: float
+    val_loss: float
+
+
+@dataclass(frozen=True)
+class CandidateFinished(Event):
+    iteration: int
+    candidate_id: str
+    parent_id: Optional[str]
+    transformation: str
+    genotype: str
+    params: int
+    flops: int
+    accuracy: float
+    loss: float
+    epochs: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class IterationFinished(Event):
+    iteration: int
+    best_id: str
+    best_accuracy: float
+    smallest_id: str
+    smallest_params: int
+    stop_reason: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class EnasEpochFinished(Event):
+    epoch: int
+    shared_loss: float
+    shared_accuracy: float
+    mean_reward: float
+    sampled_arc: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SearchFinished(Event):
+    method: str
+    best_genotype: str
+    params: int
+    test_accuracy: Optional[float]
+    run_dir: Optional[str]
+    stop_reason: str

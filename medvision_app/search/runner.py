@@ -1,0 +1,126 @@
+"""Start or resume a search in a folder, from the search through the retrained final model.
+
+Phases, recorded in ``state.json``: ``search`` (BbNAS iterations or ENAS
+epochs), ``final`` (retraining the result as a run folder), ``done``. A
+resumed search picks up at the phase and the step it was in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Optional
+
+from medvision_app.events import CancelToken, Emit, ignore
+from medvision_app.search.bbnas import new_state, run_bbnas
+from medvision_app.search.builder import build
+from medvision_app.search.config import SearchConfig
+from medvision_app.search.data import load_search_data
+from medvision_app.search.enas_search import new_enas_state, run_enas
+from medvision_app.search.enas_space import SHAPES, Arc, CellNetwork
+from medvision_app.search.events import SearchFinished
+from medvision_app.search.executor import Executor
+from medvision_app.search.final import retrain_and_evaluate
+from medvision_app.search.genotype import parse
+from medvision_app.search.state import SearchStateError, load_state, save_state
+from medvision_app.search.summary import build_summary, write_summary
+from medvision_app.utils.atomic import atomic_write_text
+from medvision_app.utils.config_io import from_dict, to_dict
+
+
+def start_search(cfg: SearchConfig, out: Path, *, emit: Emit = ignore, cancel: Optional[CancelToken] = None,
+                 executor: Optional[Executor] = None) -> dict:
+    """Run a new search in ``out`` (which must not hold one already); return the summary."""
+    out = Path(out)
+    if (out / "state.json").exists():
+        raise SearchStateError(f"{out}: already holds a search; resume it or choose another folder")
+    if not cfg.data:
+        raise SearchStateError("no dataset given (data = PATH)")
+    out.mkdir(parents=True, exist_ok=True)
+    data = _load(cfg)
+    state = new_enas_state(cfg, data.n_classes) if cfg.method == "enas" else new_state(cfg, data.n_classes)
+    state["config"] = to_dict(cfg)
+    atomic_write_text(out / "search_config.json", json.dumps(to_dict(cfg), indent=2) + "\n")
+    save_state(out, state)
+    return _continue(cfg, out, data, state, emit, cancel, executor)
+
+
+def resume_search(out: Path, *, emit: Emit = ignore, cancel: Optional[CancelToken] = None,
+                  overrides: Optional[dict] = None, executor: Optional[Executor] = None) -> dict:
+    """Continue the search in ``out``; ``overrides`` may change budgets and workers, nothing else."""
+    out = Path(out)
+    state = load_state(out)
+    cfg = from_dict(SearchConfig, state["config"])
+    allowed = {"budget_seconds", "max_iterations", "workers", "device"}
+    bad = set(overrides or {}) - allowed
+    if bad:
+        raise SearchStateError(f"{out}: a resumed search can only change {', '.join(sorted(allowed))}, not {', '.join(sorted(bad))}")
+    cfg = dataclasses.replace(cfg, **{k: v for k, v in (overrides or {}).items() if v is not None})
+    state["config"] = to_dict(cfg)
+    if state["phase"] == "done":
+        return json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    return _continue(cfg, out, _load(cfg), state, emit, cancel, executor)
+
+
+def _load(cfg: SearchConfig):
+    return load_search_data(cfg.data, seed=cfg.seed, train_limit=cfg.train_limit, val_limit=cfg.val_limit,
+                            val_fraction=cfg.val_fraction)
+
+
+def _continue(cfg, out, data, state, emit, cancel, executor) -> dict:
+    if state["phase"] == "search":
+        if cfg.method == "enas":
+            state = run_enas(cfg, out, data, state, emit=emit, cancel=cancel)
+        else:
+            state = run_bbnas(cfg, out, data, state, emit=emit, cancel=cancel, executor=executor)
+    final = None
+    if state["phase"] == "final" and state.get("result_id"):
+        final = _final(cfg, out, data, state, emit, cancel)
+        state["final"] = final
+    state["phase"] = "done"
+    save_state(out, state)
+    summary = build_summary(state, final)
+    write_summary(out, summary)
+    result = summary.get("result") or {}
+    main = (final or {}).get("runs", [{}])[0] if final else {}
+    emit(SearchFinished(cfg.method, result.get("genotype", ""), int(result.get("params") or 0),
+                        main.get("accuracy"), main.get("run_dir"), state.get("stop_reason") or ""))
+    return summary
+
+
+def _final(cfg, out, data, state, emit, cancel) -> dict:
+    rec = state["candidates"][state["result_id"]]
+    runs = []
+    f = cfg.final
+    if cfg.method == "enas":
+        arc = Arc.from_json(rec["arc"])
+        e = cfg.enas
+        for shape in e.final_shapes:
+            if shape not in SHAPES:
+                raise SearchStateError(f"unknown final shape {shape!r}; expected one of {', '.join(SHAPES)}")
+            layout = SHAPES[shape]
+            report = retrain_and_evaluate(
+                lambda: CellNetwork(layout, data.input_shape[0], data.n_classes, e.final_channels, e.nodes, arc=arc),
+                {"kind": "enas", "shape": shape, "layout": layout, "arc": arc.to_json(), "arc_text": str(arc),
+                 "channels": e.final_channels},
+                data, out / f"final-{shape}", optimizer="sgdm", lr=e.child_lr_max, weight_decay=e.child_weight_decay,
+                epochs=e.final_epochs, patience=e.final_epochs, batch_size=e.batch_size, seed=cfg.seed,
+                device=cfg.device, emit=emit, cancel=cancel,
+            )
+            runs.append(_brief(shape, out / f"final-{shape}", report))
+    else:
+        genotype = parse(rec["genotype"])
+        report = retrain_and_evaluate(
+            lambda: build(genotype, data.input_shape),
+            {"kind": "genotype", "genotype": rec["genotype"], "input_shape": list(data.input_shape)},
+            data, out / "final", lr=f.lr, weight_decay=f.weight_decay, epochs=f.epochs, patience=f.patience,
+            batch_size=f.batch_size, seed=cfg.seed, device=cfg.device, emit=emit, cancel=cancel,
+        )
+        runs.append(_brief("genotype", out / "final", report))
+    return {"runs": runs, "accuracy": runs[0]["accuracy"], "auc": runs[0]["auc"], "run_dir": runs[0]["run_dir"]}
+
+
+def _brief(name: str, run_dir: Path, report: dict) -> dict:
+    return {"name": name, "run_dir": str(run_dir), "accuracy": report["accuracy"], "auc": report.get("auc"),
+            "params": report["params"], "epochs": report["epochs"], "train_seconds": report["train_seconds"]}

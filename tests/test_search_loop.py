@@ -1,0 +1,198 @@
+"""The BbNAS loop: stopping rule, budgets, and resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medvision_app.events import CancelToken, Cancelled
+from medvision_app.search.bbnas import new_state, run_bbnas
+from medvision_app.search.candidates import CandidateResult
+from medvision_app.search.config import SearchConfig
+from medvision_app.search.data import SearchData
+from medvision_app.search.events import CandidateFinished, IterationFinished
+from medvision_app.search.executor import LocalExecutor
+from medvision_app.search.state import load_state, read_history
+from medvision_app.search.enas_controller import single_threaded
+
+ROOT = Path(__file__).resolve().parents[1]
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # tiny networks: thread hand-offs dominate on a shared 2-core machine
+    with single_threaded():
+        yield
+
+
+
+def _data(n=16, size=12) -> SearchData:
+    rng = np.random.default_rng(0)
+    x = rng.random((n, 1, size, size), dtype=np.float32)
+    y = (np.arange(n) % 2).astype(np.int64)
+    return SearchData(x, y, x, y, x, y, ["a", "b"])
+
+
+def _scripted(best_by_iteration):
+    """A fake evaluator: child k of iteration i scores best_i - 0.01 * k."""
+
+    def evaluate(task, data, emit, cancel):
+        return CandidateResult(best_by_iteration[task.iteration] - 0.01 * int(task.candidate_id.split("-")[1]), 0.1, 1, 0.0)
+
+    return evaluate
+
+
+def _run(tmp_path, scores, **cfg_kwargs):
+    cfg = SearchConfig(method="bbnas", children_per_iteration=3, seed=1, **cfg_kwargs)
+    data = _data()
+    events = []
+    state = run_bbnas(cfg, tmp_path, data, new_state(cfg, 2), emit=events.append,
+                      executor=LocalExecutor(data, evaluator=_scripted(scores)))
+    return state, events
+
+
+def test_search_stops_when_the_best_accuracy_falls(tmp_path):
+    state, events = _run(tmp_path, {0: 0.50, 1: 0.60, 2: 0.70, 3: 0.65, 4: 0.99})
+    iterations = [e for e in events if isinstance(e, IterationFinished)]
+    assert [e.iteration for e in iterations] == [0, 1, 2, 3]
+    assert iterations[-1].stop_reason == "accuracy fell"
+    assert state["stop_reason"] == "accuracy fell"
+    # the last best model: the best child of iteration 2
+    assert state["result_id"] == "2-0"
+    assert json.loads((tmp_path / "best.json").read_text())["id"] == "2-0"
+    history = read_history(tmp_path)
+    assert len(history) == 1 + 3 * 3
+    assert {h["id"] for h in history} >= {"0-0", "1-0", "3-2"}
+    assert all(h["parent_id"] in {"0-0"} for h in history if h["iteration"] == 1)
+
+
+def test_parents_are_the_best_and_the_smallest(tmp_path):
+    state, _ = _run(tmp_path, {0: 0.5, 1: 0.6, 2: 0.4})
+    it1 = [state["candidates"][c] for c in state["finished"] if state["candidates"][c]["iteration"] == 1]
+    smallest = min(it1, key=lambda r: r["params"])["id"]
+    parents_of_it2 = {state["candidates"][c]["parent_id"] for c in state["finished"] if state["candidates"][c]["iteration"] == 2}
+    assert parents_of_it2 == {"1-0", smallest}
+
+
+def test_iteration_budget(tmp_path):
+    state, events = _run(tmp_path, {i: 0.1 * i for i in range(10)}, max_iterations=2)
+    assert state["stop_reason"] == "iteration budget"
+    assert sum(isinstance(e, CandidateFinished) for e in events) == 1 + 2 * 3
+
+
+def test_cancel_raises_and_keeps_finished_work(tmp_path):
+    cfg = SearchConfig(method="bbnas", children_per_iteration=3)
+    data = _data()
+    token = CancelToken()
+    scores = _scripted({i: 0.5 for i in range(5)})
+
+    def evaluate(task, d, emit, cancel):
+        if task.candidate_id == "1-1":
+            token.cancel()
+            time.sleep(0.5)  # the budget token relays the user's cancel within 0.2 s
+            cancel.raise_if_cancelled()
+        return scores(task, d, emit, cancel)
+
+    with pytest.raises(Cancelled):
+        run_bbnas(cfg, tmp_path, data, new_state(cfg, 2), cancel=token, executor=LocalExecutor(data, evaluator=evaluate))
+    state = load_state(tmp_path)
+    assert state["finished"] == ["0-0", "1-0"]
+    assert state["pending"] == ["1-1", "1-2"]
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from medvision_app.search import SearchConfig, start_search
+    from medvision_app.search.config import CandidateTraining, FinalTraining
+    cfg = SearchConfig(method="bbnas", data=sys.argv[1], children_per_iteration=2, max_iterations=2, seed=5,
+                       candidate=CandidateTraining(max_epochs=2, patience=2, batch_size=16),
+                       final=FinalTraining(epochs=1, batch_size=16))
+    start_search(cfg, sys.argv[2])
+    """
+)
+
+
+def _tiny_npz(path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", 32), ("val", 16), ("test", 16)):
+        y = np.arange(n) % 2
+        x = (rng.random((n, 12, 12)) * 80).astype(np.uint8)
+        x[y == 1, 3:9, 3:9] += 150
+        arrays[f"{split}_images"], arrays[f"{split}_labels"] = x, y.reshape(-1, 1)
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_resume_after_sigkill(tmp_path):
+    from medvision_app.search import resume_search
+
+    data = _tiny_npz(tmp_path / "tiny.npz")
+    out = tmp_path / "search"
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, str(script), str(data), str(out)], env=env, cwd=ROOT)
+    deadline = time.monotonic() + 180
+    try:
+        # kill once the first child has a checkpoint of its first epoch: mid-candidate
+        while time.monotonic() < deadline and not (out / "candidates" / "1-0" / "checkpoints" / "last.pt").exists():
+            assert proc.poll() is None, "the search ended before it could be killed"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    state = load_state(out)
+    assert state["phase"] == "search" and "1-0" in state["pending"]
+    summary = resume_search(out)
+    assert summary["stop_reason"] in {"iteration budget", "accuracy fell"}
+    history = read_history(out)
+    ids = [h["id"] for h in history]
+    assert len(ids) == len(set(ids))
+    expected = {"0-0"} | {f"{i}-{k}" for i in (1, 2) for k in (0, 1)}
+    if summary["stop_reason"] == "iteration budget":
+        assert set(ids) == expected
+    assert all(h["val_accuracy"] is not None and h["genotype"] for h in history)
+    assert (out / "final" / "eval.json").is_file()
+    assert json.loads((out / "summary.json").read_text())["final"]["accuracy"] is not None
+    assert not list((out / "candidates").iterdir())
+
+
+def test_search_ends_when_no_valid_child_can_be_drawn(tmp_path):
+    # every child of the initial model exceeds this parameter cap
+    state, _ = _run(tmp_path, {0: 0.5, 1: 0.6}, max_params=1000)
+    assert state["stop_reason"] == "no new valid children"
+    assert state["finished"] == ["0-0"] and state["result_id"] == "0-0"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_process_pool_executor_trains_candidates_in_workers():
+    from medvision_app.search.candidates import CandidateTask
+    from medvision_app.search.config import CandidateTraining
+    from medvision_app.search.executor import ProcessPoolExecutor
+
+    data = _data(n=16, size=8)
+    settings = CandidateTraining(max_epochs=1, batch_size=8)
+    tasks = [CandidateTask(1, f"1-{k}", "0-0", "test", g, 0, 0, seed=k, settings=settings)
+             for k, g in enumerate(["C(4,3) F() FC(2)", "C(4,1) P(2,2) F() FC(2)"])]
+    started = []
+    pool = ProcessPoolExecutor(data, 2)
+    try:
+        results = dict((t.candidate_id, r) for t, r in pool.evaluate(tasks, on_start=lambda t: started.append(t.candidate_id)))
+    finally:
+        pool.close()
+    assert sorted(started) == ["1-0", "1-1"]
+    assert sorted(results) == ["1-0", "1-1"]
+    assert all(r.epochs == 1 and 0.0 <= r.accuracy <= 1.0 for r in results.values())
