@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from medvision_app.errors import UserError
-
 from pathlib import Path
+
+from medvision_app.errors import UserError
 
 
 class ModelError(UserError):

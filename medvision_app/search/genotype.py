@@ -20,13 +20,15 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from medvision_app.errors import UserError
+
 ARITY = {"C": 2, "P": 2, "IB": 6, "SEIB": 6, "Concat": 0, "F": 0, "FC": 1}
 BLOCKS = ("IB", "SEIB")
 
 _TOKEN = re.compile(r"\s*([A-Za-z]+)\s*\(([^()]*)\)\s*[;,]?")
 
 
-class GenotypeError(ValueError):
+class GenotypeError(UserError, ValueError):
     """A genotype string or JSON value does not follow the notation."""
 
 

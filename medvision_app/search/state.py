@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from medvision_app.errors import UserError
 from medvision_app.events import CancelToken
 from medvision_app.utils.atomic import atomic_write_text
 
@@ -18,7 +19,7 @@ HISTORY_KEYS = ("iteration", "id", "parent_id", "transformation", "genotype", "p
                 "val_accuracy", "loss", "epochs", "seconds")
 
 
-class SearchStateError(ValueError):
+class SearchStateError(UserError, ValueError):
     """A search folder cannot be resumed; the message says why."""
 
 
