@@ -1,0 +1,30 @@
+"""``medvision gui [--sample] [PATH...]``: the workstation (``make run`` opens the sample study)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from medvision_app.cli.main import CliError
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "gui",
+        help="open the workstation",
+        description="Open the MedVision workstation, optionally on files or a folder. Decision support, not a diagnosis.",
+    )
+    parser.add_argument("paths", nargs="*", type=Path, help="image files or one folder to open")
+    parser.add_argument("--sample", action="store_true", help="open the bundled sample study (first run)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    missing = [p for p in args.paths if not p.exists()]
+    if missing:
+        raise CliError(f"{missing[0]}: no such file or folder")
+    try:
+        from medvision_app.gui.app import run as run_gui
+    except ImportError as exc:  # PySide6 or pyqtgraph missing from a partial install
+        raise CliError(f"the workstation needs PySide6 and pyqtgraph: {exc}") from exc
+    return run_gui(args.paths, sample=args.sample)

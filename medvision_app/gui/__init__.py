@@ -1,0 +1,1 @@
+"""The workstation GUI (PySide6 + pyqtgraph). Only this package imports Qt widgets."""
