@@ -278,6 +278,16 @@ def lookup(table: np.ndarray, index: np.ndarray) -> np.ndarray:
     return out
 
 
+def color_to_uint8(arr: np.ndarray, bits_stored: int, invert: bool = False) -> np.ndarray:
+    """RGB stored values to uint8, scaled by ``bits_stored`` when wider than 8 bits."""
+    if arr.dtype == np.uint8:
+        out = arr
+    else:
+        top = float((1 << bits_stored) - 1) if bits_stored > 0 else float(arr.max() or 1)
+        out = np.rint(np.clip(arr.astype(np.float32) / top, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return 255 - out if invert else out
+
+
 def _chain(values: np.ndarray, modality: ModalityLut, preset: DisplayPreset, invert: bool) -> np.ndarray:
     y = _voi_float(apply_modality_lut(values, modality), preset, 255.0)
     if invert:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from medvision_app.imaging.display import (
     DisplayPreset,
     ModalityLut,
     apply_modality_lut,
+    color_to_uint8,
     full_range_preset,
     to_display,
     window,
@@ -112,7 +113,7 @@ class MedicalImage:
         """
         arr = self.frame(index)
         if self.is_color:
-            return _color_to_uint8(arr, self.bits_stored, invert)
+            return color_to_uint8(arr, self.bits_stored, invert)
         if preset is None:
             if center is not None and width is not None:
                 preset = DisplayPreset("Custom", center=float(center), width=float(width))
@@ -123,15 +124,6 @@ class MedicalImage:
     def display_float(self, index: int = 0) -> np.ndarray:
         """The default display as float32 in [0, 1]: the input of preprocessing and models."""
         return self.display(index).astype(np.float32) / 255.0
-
-
-def _color_to_uint8(arr: np.ndarray, bits_stored: int, invert: bool) -> np.ndarray:
-    if arr.dtype == np.uint8:
-        out = arr
-    else:
-        top = float((1 << bits_stored) - 1) if bits_stored > 0 else float(arr.max() or 1)
-        out = np.rint(np.clip(arr.astype(np.float32) / top, 0.0, 1.0) * 255.0).astype(np.uint8)
-    return 255 - out if invert else out
 
 
 __all__ = ["MedicalImage", "DisplayPreset", "ModalityLut", "ImageMetadata", "window"]

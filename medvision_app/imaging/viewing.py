@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from medvision_app.imaging.display import DisplayPreset, apply_modality_lut, to_display
+from medvision_app.imaging.display import DisplayPreset, apply_modality_lut, color_to_uint8, to_display
 from medvision_app.imaging.medical_image import MedicalImage
 
 # Common radiology windows (center, width) by modality; the file's own windows come first.
@@ -198,16 +198,6 @@ def prepare_frame(
     lo, hi = float(np.min(values)), float(np.max(values))
     counts, edges = np.histogram(values, bins=bins, range=(lo, hi if hi > lo else lo + 1.0))
     return PreparedFrame(index, factor, reduced, display, win, preset, max(hi - lo, 1.0), counts, edges)
-
-
-def color_to_uint8(arr: np.ndarray, bits_stored: int, invert: bool = False) -> np.ndarray:
-    """RGB stored values to uint8 (scaled by ``bits_stored`` when wider than 8 bits)."""
-    if arr.dtype == np.uint8:
-        out = arr
-    else:
-        top = float((1 << bits_stored) - 1) if bits_stored > 0 else float(arr.max() or 1)
-        out = np.rint(np.clip(arr.astype(np.float32) / top, 0.0, 1.0) * 255.0).astype(np.uint8)
-    return 255 - out if invert else out
 
 
 def thumbnail(path, size: int = 96) -> np.ndarray:
