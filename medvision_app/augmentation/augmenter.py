@@ -101,6 +101,10 @@ class Augmenter:
         out = image
         if params["svd_k"]:
             out = svd_reconstruct(out, params["svd_k"], clip=True)
+        if params["invert"]:
+            # Before the affine step, so that pixels moved in from outside
+            # keep the configured fill instead of becoming its inverse.
+            out = 1.0 - out
         angle = params["angle"] % 360.0
         h, w = out.shape[:2]
         if angle and angle % 90.0 == 0.0 and (h == w or angle == 180.0):
@@ -117,8 +121,6 @@ class Augmenter:
             tensor = F.horizontal_flip(tensor)
         if params["vflip"]:
             tensor = F.vertical_flip(tensor)
-        if params["invert"]:
-            tensor = 1.0 - tensor
         result = tensor[0] if image.ndim == 2 else tensor.permute(1, 2, 0)
         return np.clip(result.numpy(), 0.0, 1.0).astype(np.float32, copy=False)
 

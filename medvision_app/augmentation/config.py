@@ -113,8 +113,8 @@ class SvdConfig:
 class AugmentationConfig:
     """All augmentation settings; see :func:`medvision_app.augmentation.build_augmenter`.
 
-    Order applied: SVD reconstruction, then one affine resampling combining
-    rotation, translation, shear and zoom, then flips, then inversion.
+    Order applied: SVD reconstruction, inversion, then one affine resampling
+    combining rotation, translation, shear and zoom, then flips.
     ``fill`` is the value of pixels moved in from outside the image.
     """
 
