@@ -84,7 +84,7 @@ def test_ybr_colour_becomes_rgb():
 
 
 def test_pydicom_bundled_palette_and_multiframe_files():
-    palette = open_image(get_testdata_file("OBXXXX1A.dcm", download=False) or get_testdata_file("examples_palette.dcm", download=False))
+    palette = open_image(get_testdata_file("examples_palette.dcm", download=False))
     assert palette.photometric == "PALETTE COLOR" and palette.is_color
     assert palette.display().shape[-1] == 3
     multi = open_image(get_testdata_file("SC_rgb_rle_2frame.dcm", download=False))
