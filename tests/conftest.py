@@ -21,3 +21,14 @@ def shared_data() -> Path:
     if not DATA.is_dir():
         pytest.skip(f"the real datasets in {DATA} are absent (a fresh clone has no ../shared)")
     return DATA
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a test module: on two cores shared with other work, several threads only contend."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

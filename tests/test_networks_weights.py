@@ -17,13 +17,7 @@ class _Payload:
     """An arbitrary object: unpickling it would run code of our choosing, so loading must refuse."""
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # the test machine's 2 cores are shared; one thread per test process is faster there
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -5,15 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from medvision_app.search.enas_controller import Controller, Reinforce, single_threaded
+from medvision_app.search.enas_controller import Controller, Reinforce
 from medvision_app.search.enas_space import OPS, SHAPES, Arc, CellNetwork, supernet_layout, unused_nodes
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # these networks are tiny; thread hand-offs dominate on a shared 2-core machine
-    with single_threaded():
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_sampled_arcs_follow_the_micro_space():

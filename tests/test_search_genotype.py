@@ -7,7 +7,6 @@ import torch
 
 from medvision_app.search.builder import InvalidGenotype, analyse, build, count_flops, count_parameters
 from medvision_app.search.genotype import GenotypeError, dumps, format_genotype, from_json, initial_genotype, loads, parse, to_json
-from medvision_app.search.enas_controller import single_threaded
 
 MNIST = (1, 28, 28)
 M = "C(64,3) P(1,1) IB(32,64,128,16,32,32) P(1,1) F() FC(10)"
@@ -17,11 +16,7 @@ M1 = "C(64,3) P(1,1) IB(32,64,128,16,32,32) IB(32,64,128,16,32,32) P(1,1) F() FC
 M2 = "C(64,3) P(1,1) IB(64,64,160,16,64,64) P(1,1) F() FC(10)"
 M3 = "C(64,3) P(1,1) IB(32,64,128,16,32,32) P(1,1) Concat() F() FC(10)"
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny networks: thread hand-offs dominate on a shared 2-core machine
-    with single_threaded():
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 

@@ -22,15 +22,10 @@ from medvision_app.search.data import SearchData
 from medvision_app.search.events import CandidateFinished, IterationFinished
 from medvision_app.search.executor import LocalExecutor
 from medvision_app.search.state import load_state, read_history
-from medvision_app.search.enas_controller import single_threaded
 
 ROOT = Path(__file__).resolve().parents[1]
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny networks: thread hand-offs dominate on a shared 2-core machine
-    with single_threaded():
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 

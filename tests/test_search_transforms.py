@@ -8,16 +8,11 @@ import pytest
 from medvision_app.search.builder import count_parameters, validate
 from medvision_app.search.genotype import C, IB, SEIB, P, format_genotype, initial_genotype, parse
 from medvision_app.search.transforms import add_block, add_layer, concat, random_child, repair, widen
-from medvision_app.search.enas_controller import single_threaded
 
 MNIST = (1, 28, 28)
 M = initial_genotype("IB", 10)
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny networks: thread hand-offs dominate on a shared 2-core machine
-    with single_threaded():
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 
