@@ -9,30 +9,13 @@ Index logits are ``tanh_constant * tanh(l)``; operation logits use
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
 
 import torch
 from torch import nn
 
 from medvision_app.search.enas_space import OPS, Arc
-
-
-@contextlib.contextmanager
-def single_threaded() -> Iterator[None]:
-    """Run the controller's hundred tiny LSTM steps on one thread.
-
-    Thread hand-offs cost more than these 64-wide operations; on a busy
-    2-core machine sampling one architecture took 1.7 s with the default
-    threads and 0.04 s with one.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 class Controller(nn.Module):

@@ -26,7 +26,8 @@ from torch import nn
 from medvision_app.events import CancelToken, Cancelled, Emit, ignore
 from medvision_app.search.config import SearchConfig
 from medvision_app.search.data import SearchData
-from medvision_app.search.enas_controller import Controller, Reinforce, single_threaded
+from medvision_app.search.enas_controller import Controller, Reinforce
+from medvision_app.training.engine import cpu_threads
 from medvision_app.search.enas_space import SHAPES, Arc, CellNetwork, supernet_layout
 from medvision_app.search.events import CandidateFinished, EnasEpochFinished
 from medvision_app.search.state import BudgetToken, save_state
@@ -106,7 +107,9 @@ def run_enas(cfg: SearchConfig, folder: Path, data: SearchData, state: dict, *, 
             for s in range(0, len(order), e.batch_size):
                 token.raise_if_cancelled()
                 idx = order[s:s + e.batch_size]
-                with torch.no_grad(), single_threaded():
+                # The controller's hundred 64-wide LSTM steps run faster on one
+                # thread than across several (1.7 s vs 0.04 s per sample here).
+                with torch.no_grad(), cpu_threads(1):
                     arc, _, _ = controller()
                 xb = torch.from_numpy(data.x_train[idx]).to(device)
                 yb = torch.from_numpy(data.y_train[idx]).to(device)
@@ -153,7 +156,7 @@ def _derive(cfg: SearchConfig, state: dict, supernet, controller, data: SearchDa
     torch.manual_seed(cfg.seed + 7919)
     best = None
     for k in range(cfg.enas.derive_samples):
-        with torch.no_grad(), single_threaded():
+        with torch.no_grad(), cpu_threads(1):
             arc, _, _ = controller()
         started = time.perf_counter()
         acc = _accuracy(supernet, arc, data.x_val, data.y_val, device)
