@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from medvision_app.search.enas_space import OPS, Arc
+from medvision_app.training.engine import cpu_threads
 
 
 class Controller(nn.Module):
@@ -96,12 +97,12 @@ class Reinforce:
     def step(self, controller: Controller, optimizer: torch.optim.Optimizer, reward_of: Callable[[Arc], float]) -> tuple[Arc, float]:
         """Sample, score with ``reward_of`` (a validation minibatch accuracy), update; return arc and reward."""
         controller.train()
-        with single_threaded():
+        with cpu_threads(1):  # tiny LSTM steps: one thread beats several
             arc, log_prob, entropy = controller()
         reward = float(reward_of(arc)) + self.entropy_weight * float(entropy.detach())
         self.baseline -= (1 - self.baseline_decay) * (self.baseline - reward)
         loss = -log_prob * (reward - self.baseline)
-        with single_threaded():
+        with cpu_threads(1):  # tiny LSTM steps: one thread beats several
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
