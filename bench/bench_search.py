@@ -11,7 +11,8 @@ seconds each, default 3600) and SE-BbNAS and ENAS on BreastMNIST
 (``MEDVISION_BENCH_SEARCH_BREAST_BUDGET``, default 1800), each from its
 example config, then the resume measurement. ``MEDVISION_BENCH_SEARCH_ONLY``
 (comma-separated names: ``bbnas-mnist``, ``se-bbnas-mnist``,
-``se-bbnas-breast``, ``enas-breast``, ``resume``) picks a subset.
+``se-bbnas-breast``, ``enas-breast``, ``resume``) picks a subset, and ``MEDVISION_BENCH_SEARCH_THREADS`` caps
+PyTorch's CPU threads, so that two searches can share the two cores.
 """
 
 from __future__ import annotations
@@ -44,11 +45,13 @@ SMOKE = {
                                                "enas.final_channels": 8, "enas.final_shapes": ["enas-7"],
                                                "enas.final_epochs": 1}),
 }
+# Retraining is capped so that a search and its final model fit in one
+# session on one CPU core; the example configs keep the longer defaults.
 FULL = {
-    "bbnas-mnist": ("search_bbnas_mnist", {}),
-    "se-bbnas-mnist": ("search_se_bbnas_mnist", {}),
-    "se-bbnas-breast": ("search_se_bbnas_breastmnist", {}),
-    "enas-breast": ("search_enas_breastmnist", {}),
+    "bbnas-mnist": ("search_bbnas_mnist", {"final.epochs": 15, "final.patience": 3}),
+    "se-bbnas-mnist": ("search_se_bbnas_mnist", {"final.epochs": 15, "final.patience": 3}),
+    "se-bbnas-breast": ("search_se_bbnas_breastmnist", {"final.epochs": 30, "final.patience": 6}),
+    "enas-breast": ("search_enas_breastmnist", {"enas.final_shapes": ["enas-7"], "enas.final_epochs": 15}),
 }
 
 
@@ -141,7 +144,18 @@ def _resume(out: Path, train_limit: int) -> dict:
     }
 
 
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def run() -> dict:
+    threads = os.environ.get("MEDVISION_BENCH_SEARCH_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
     mode = os.environ.get("MEDVISION_BENCH_SEARCH", "smoke")
     if mode not in ("smoke", "full"):
         raise SystemExit(f"MEDVISION_BENCH_SEARCH={mode!r}: expected smoke or full")
@@ -158,7 +172,7 @@ def run() -> dict:
     keep = os.environ.get("MEDVISION_BENCH_SEARCH_OUT")
     out = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="bench_search_"))
     out.mkdir(parents=True, exist_ok=True)
-    results: dict = {"mode": mode, "search_dir": str(out) if keep else None}
+    results: dict = {"mode": mode, "search_dir": str(out) if keep else None, "torch_threads": _threads()}
     for key, (name, overrides, budget) in plan.items():
         if only and key not in only:
             continue
