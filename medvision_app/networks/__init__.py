@@ -7,12 +7,13 @@ The one entry point for the rest of MedVision is
 from medvision_app.networks.attention import SoftAttention, SoftAttentionHead
 from medvision_app.networks.blocks import DepthwiseResidualBlock, InceptionBlock, SEInceptionBlock, SqueezeExcitation
 from medvision_app.networks.complexity import count_flops, count_parameters
-from medvision_app.networks.config import ModelConfig
+from medvision_app.networks.config import ModelConfig, SearchedArchitecture
 from medvision_app.networks.model import MedVisionNet
 from medvision_app.networks.registry import available_models, build_model, register_model
 from medvision_app.networks.weights import WeightsError, WeightsNotFoundError
 
 __all__ = [
+    "SearchedArchitecture",
     "DepthwiseResidualBlock",
     "InceptionBlock",
     "MedVisionNet",

@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
+
+
+@dataclass
+class SearchedArchitecture:
+    """The architecture a search designed, for ``name = "genotype"`` or ``"enas"``.
+
+    ``text``: a genotype in the BbNAS paper's notation
+    (``C(64,3) P(1,1) IB(32,64,128,16,32,32) P(1,1) F() FC(2)``; the last
+    ``FC`` is the classifier and takes the number of classes), or ENAS cells
+    as the search prints them (``N[(0,sep3,1,avg3) ...] R[...]``).
+    ``layout``, ``channels``, ``nodes``: ENAS only, the cell sequence
+    (``["N", "R", "N", "R", "N", "N", "N"]`` for ENAS-7), the stem width and
+    the computed nodes per cell.
+    """
+
+    text: str = ""
+    layout: list[str] = field(default_factory=list)
+    channels: int = 24
+    nodes: int = 5
 
 
 @dataclass
@@ -30,3 +49,4 @@ class ModelConfig:
     # P-NET options (the novel-CNN paper's best: dense 256, dropout 0.2, L2 1e-4)
     dense_units: int = 256
     dense_dropout: float = 0.2  # after P-NET's dense layer; ``dropout`` is the Soft-Attention head's
+    architecture: SearchedArchitecture = field(default_factory=SearchedArchitecture)

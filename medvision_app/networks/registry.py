@@ -96,3 +96,4 @@ def build_model(config: ModelConfig, num_classes: int, metadata_features: int = 
 
 # The built-in architectures register themselves on import.
 from medvision_app.networks import backbones as _backbones  # noqa: E402,F401
+from medvision_app.networks import searched as _searched  # noqa: E402,F401

@@ -20,7 +20,7 @@ Where the paper's printed figures disagree with this reading:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import nn
@@ -149,17 +149,22 @@ def count_flops(genotype: Sequence[Layer], input_shape: tuple[int, int, int]) ->
 
 
 class GenotypeNet(nn.Module):
-    """The network a genotype describes; ``forward`` returns class logits."""
+    """The network a genotype describes; ``forward`` returns class logits.
 
-    def __init__(self, genotype: Sequence[Layer], input_shape: tuple[int, int, int]) -> None:
+    With ``upto`` only the layers before that index are built: the feature
+    extractor of a registered ``"genotype"`` model, cut before ``F()``.
+    """
+
+    def __init__(self, genotype: Sequence[Layer], input_shape: tuple[int, int, int], upto: Optional[int] = None) -> None:
         super().__init__()
         rows = analyse(genotype, input_shape)
+        stop = len(genotype) if upto is None else upto
         self.genotype = tuple(genotype)
         self.input_shape = tuple(input_shape)
-        self.kinds = [layer.kind for layer in genotype]
+        self.kinds = [layer.kind for layer in genotype[:stop]]
         mods = []
         shape = Shape(*input_shape)
-        for i, layer in enumerate(genotype):
+        for i, layer in enumerate(genotype[:stop]):
             last_fc = i == len(genotype) - 1
             if layer.kind == "C":
                 mods.append(nn.Sequential(nn.Conv2d(shape.channels, layer.args[0], layer.args[1]), nn.ReLU(inplace=True)))

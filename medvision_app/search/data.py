@@ -63,7 +63,10 @@ def _stratified(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
 def _as_float(arrays: np.ndarray) -> np.ndarray:
     x = arrays.astype(np.float32) / 255.0
     if x.ndim == 3:
-        return x[:, None]  # N x 1 x H x W
+        # reshape, not x[:, None]: that view has a zero stride on the channel
+        # axis, which slices keep, and oneDNN's convolution weight gradient
+        # corrupts the heap on such an input (seen as "double free" aborts).
+        return x.reshape(x.shape[0], 1, *x.shape[1:])  # N x 1 x H x W
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))  # N x 3 x H x W
 
 

@@ -11,6 +11,7 @@ doubles the width, as the authors' released code does.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -40,6 +41,40 @@ class Arc:
     @classmethod
     def from_json(cls, data: dict) -> "Arc":
         return cls(tuple(tuple(n) for n in data["normal"]), tuple(tuple(n) for n in data["reduce"]))
+
+    @classmethod
+    def parse(cls, text: str) -> "Arc":
+        """Read the printed form ``N[(0,sep3,1,avg3) ...] R[...]`` back.
+
+        Raises
+        ------
+        ValueError
+            Naming what does not read: an unknown operation, a node reading
+            a later node, or a missing cell.
+        """
+        match = _ARC.fullmatch(text.strip())
+        if not match:
+            raise ValueError(f"not an ENAS architecture (expected N[(x,op,y,op) ...] R[...]): {text!r}")
+        cells = []
+        for body in match.groups():
+            nodes = []
+            for i, (x, ox, y, oy) in enumerate(_NODE.findall(body)):
+                for op in (ox, oy):
+                    if op not in OPS:
+                        raise ValueError(f"unknown operation {op!r} in {text!r}; expected one of {', '.join(OPS)}")
+                if int(x) > i + 1 or int(y) > i + 1:
+                    raise ValueError(f"node {i + 2} reads a later node in {text!r}")
+                nodes.append((int(x), OPS.index(ox), int(y), OPS.index(oy)))
+            if not nodes or len(nodes) != body.count("("):
+                raise ValueError(f"cannot read the cell {body!r} in {text!r}")
+            cells.append(tuple(nodes))
+        if len(cells[0]) != len(cells[1]):
+            raise ValueError(f"normal and reduction cells differ in node count in {text!r}")
+        return cls(cells[0], cells[1])
+
+
+_ARC = re.compile(r"N\[(.*?)\]\s*R\[(.*?)\]")
+_NODE = re.compile(r"\(\s*(\d+)\s*,\s*(\w+)\s*,\s*(\d+)\s*,\s*(\w+)\s*\)")
 
 
 def unused_nodes(nodes: Sequence[Node]) -> list[int]:
@@ -154,7 +189,9 @@ class CellNetwork(nn.Module):
     """Stem, a sequence of ``"N"``/``"R"`` cells, global pooling, classifier.
 
     With ``arc`` the cells are fixed (a final network); without, it is the
-    supernet and ``forward`` takes the architecture to run.
+    supernet and ``forward`` takes the architecture to run. ``n_classes = 0``
+    builds no classifier: :meth:`forward_features` is then the whole network
+    (the feature extractor of a registered ``"enas"`` model).
     """
 
     def __init__(self, layout: Sequence[str], in_channels: int, n_classes: int, channels: int, n_nodes: int = 5,
@@ -179,15 +216,20 @@ class CellNetwork(nn.Module):
             reduced_prev = reduction
             c_pp, c_p = c_p, c
         self.cells = nn.ModuleList(cells)
+        self.out_channels = c_p
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(c_p, n_classes)
+        self.classifier = nn.Linear(c_p, n_classes) if n_classes else None
 
-    def forward(self, x: torch.Tensor, arc: Optional[Arc] = None) -> torch.Tensor:
+    def forward_features(self, x: torch.Tensor, arc: Optional[Arc] = None) -> torch.Tensor:
+        """The last cell's output map after ReLU, N x out_channels x h x w."""
         arc = self.arc or arc
         s0 = s1 = self.stem(x)
         for kind, cell in zip(self.layout, self.cells):
             s0, s1 = s1, cell(s0, s1, arc.reduce if kind == "R" else arc.normal)
-        out = F.adaptive_avg_pool2d(F.relu(s1), 1).flatten(1)  # N x C
+        return F.relu(s1)
+
+    def forward(self, x: torch.Tensor, arc: Optional[Arc] = None) -> torch.Tensor:
+        out = F.adaptive_avg_pool2d(self.forward_features(x, arc), 1).flatten(1)  # N x C
         return self.classifier(self.dropout(out))
 
 

@@ -13,16 +13,15 @@ from pathlib import Path
 from typing import Optional
 
 from medvision_app.events import CancelToken, Emit, ignore
+from medvision_app.networks import SearchedArchitecture
 from medvision_app.search.bbnas import new_state, run_bbnas
-from medvision_app.search.builder import build
 from medvision_app.search.config import SearchConfig
 from medvision_app.search.data import load_search_data
 from medvision_app.search.enas_search import new_enas_state, run_enas
-from medvision_app.search.enas_space import SHAPES, Arc, CellNetwork
+from medvision_app.search.enas_space import SHAPES, Arc
 from medvision_app.search.events import SearchFinished
 from medvision_app.search.executor import Executor
-from medvision_app.search.final import retrain_and_evaluate
-from medvision_app.search.genotype import parse
+from medvision_app.search.final import final_model_config, retrain_and_evaluate
 from medvision_app.search.state import SearchStateError, load_state, save_state
 from medvision_app.search.summary import build_summary, write_summary
 from medvision_app.utils.atomic import atomic_write_text
@@ -99,23 +98,22 @@ def _final(cfg, out, data, state, emit, cancel) -> dict:
         for shape in e.final_shapes:
             if shape not in SHAPES:
                 raise SearchStateError(f"unknown final shape {shape!r}; expected one of {', '.join(SHAPES)}")
-            layout = SHAPES[shape]
+            model = final_model_config(data, name="enas", architecture=SearchedArchitecture(
+                text=str(arc), layout=list(SHAPES[shape]), channels=e.final_channels, nodes=e.nodes))
             report = retrain_and_evaluate(
-                lambda: CellNetwork(layout, data.input_shape[0], data.n_classes, e.final_channels, e.nodes, arc=arc),
-                {"kind": "enas", "shape": shape, "layout": layout, "arc": arc.to_json(), "arc_text": str(arc),
-                 "channels": e.final_channels},
-                data, out / f"final-{shape}", optimizer="sgdm", lr=e.child_lr_max, weight_decay=e.child_weight_decay,
-                epochs=e.final_epochs, patience=e.final_epochs, batch_size=e.batch_size, seed=cfg.seed,
-                device=cfg.device, emit=emit, cancel=cancel,
+                model, data, cfg.data, out / f"final-{shape}", optimizer="sgdm", lr=e.child_lr_max,
+                weight_decay=e.child_weight_decay, epochs=e.final_epochs, patience=e.final_epochs,
+                batch_size=e.batch_size, seed=cfg.seed, device=cfg.device, emit=emit, cancel=cancel,
+                description=f"{shape} from the ENAS search in {out}, retrained with Nesterov SGD and a cosine "
+                            f"schedule {e.child_lr_max} to {e.child_lr_max * 0.01}",
             )
             runs.append(_brief(shape, out / f"final-{shape}", report))
     else:
-        genotype = parse(rec["genotype"])
+        model = final_model_config(data, name="genotype", architecture=SearchedArchitecture(text=rec["genotype"]))
         report = retrain_and_evaluate(
-            lambda: build(genotype, data.input_shape),
-            {"kind": "genotype", "genotype": rec["genotype"], "input_shape": list(data.input_shape)},
-            data, out / "final", lr=f.lr, weight_decay=f.weight_decay, epochs=f.epochs, patience=f.patience,
-            batch_size=f.batch_size, seed=cfg.seed, device=cfg.device, emit=emit, cancel=cancel,
+            model, data, cfg.data, out / "final", lr=f.lr, weight_decay=f.weight_decay, epochs=f.epochs,
+            patience=f.patience, batch_size=f.batch_size, seed=cfg.seed, device=cfg.device, emit=emit, cancel=cancel,
+            description=f"{cfg.method} search result {rec['genotype']} from {out}, retrained with Adam",
         )
         runs.append(_brief("genotype", out / "final", report))
     return {"runs": runs, "accuracy": runs[0]["accuracy"], "auc": runs[0]["auc"], "run_dir": runs[0]["run_dir"]}
