@@ -32,6 +32,8 @@ def machine() -> dict:
         "cpus": os.cpu_count(),
         "torch": torch.__version__,
         "cuda": torch.cuda.is_available(),
+        # other work on the machine skews every figure: the load says how much
+        "load_average_1_5_15_min": [round(v, 2) for v in os.getloadavg()],
     }
 
 

@@ -108,14 +108,23 @@ def read_header(path: Union[str, os.PathLike]) -> InstanceRecord:
     """
     location = os.fspath(path)
     try:
-        with open(location, "rb") as fh:
-            head = fh.read(HEAD_BYTES)
+        # os.open/os.read: most files in a large folder are rasters whose
+        # first bytes say all the index needs, and a buffered file object
+        # costs more than the read itself. Only DICOM gets one, for pydicom.
+        fd = os.open(location, _OPEN_FLAGS)
+        try:
+            head = os.read(fd, HEAD_BYTES)
             fmt = sniff_bytes(head, location)
-            if fmt is None:
-                raise ImageOpenError(location, "not a DICOM, PNG, JPEG, TIFF, BMP or PGM file")
-            if fmt.startswith("DICOM"):
-                fh.seek(0)
-                return _dicom_record(location, fh, force=fmt != "DICOM")
+            if fmt is not None and fmt.startswith("DICOM"):
+                fh, fd = os.fdopen(fd, "rb"), -1  # the file object owns the descriptor now
+                with fh:
+                    fh.seek(0)
+                    return _dicom_record(location, fh, force=fmt != "DICOM")
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        if fmt is None:
+            raise ImageOpenError(location, "not a DICOM, PNG, JPEG, TIFF, BMP or PGM file")
     except OSError as exc:
         raise ImageOpenError(location, f"cannot read the file: {exc.strerror or exc}") from exc
     rows = columns = None
@@ -126,6 +135,7 @@ def read_header(path: Union[str, os.PathLike]) -> InstanceRecord:
 
 
 _NO_METADATA = ImageMetadata()  # frozen, so every raster record can share it
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 
 
 _PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10", b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00")
@@ -274,5 +284,8 @@ def build_tree(records: Iterable[InstanceRecord], folders: Optional[list[str]] =
             study.series.append(node)
         node.instances.append(rec)
     for node in series.values():
-        node.instances.sort(key=lambda r: (r.metadata.instance_number or 0, r.location))
+        # Raster series arrive in the walk's name order already; DICOM ones
+        # follow their instance numbers.
+        if node.instances[0].format == "DICOM":
+            node.instances.sort(key=lambda r: (r.metadata.instance_number or 0, r.location))
     return sorted(patients.values(), key=lambda p: (p.patient_id == NON_DICOM_PATIENT, p.patient_id))
