@@ -35,6 +35,12 @@ def register(sub) -> None:
                          help="heatmaps by Grad-CAM from this training run's checkpoint (the run the model came from)")
     predict.add_argument("--cam-method", choices=("gradcam", "gradcam++"), default="gradcam")
     predict.add_argument("--layer", help="Grad-CAM target layer (default: the backbone's last spatial convolution)")
+    patient = predict.add_argument_group(
+        "patient metadata", "for models trained with metadata; each value overrides the DICOM header's "
+                            "(PatientAge, PatientSex, BodyPartExamined) for every image")
+    patient.add_argument("--age", type=float, help="age in years")
+    patient.add_argument("--sex", help="male, female (or M, F)")
+    patient.add_argument("--site", help="lesion site as in training, e.g. back, face, lower extremity")
     predict.set_defaults(func=cmd_predict)
 
     models = sub.add_parser("models", help="list, import, remove or verify registered models")
@@ -91,7 +97,7 @@ def cmd_predict(args) -> int:
             start = time.perf_counter()
             image = open_image(path)
             opened = time.perf_counter() - start
-            pred = predict(image, model, explainer=explainer)
+            pred = predict(image, model, explainer=explainer, metadata=_patient_vector(args, model, image, path))
             # The image was opened here (the overlay needs it), so its decoding counts in "open".
             pred.timings["open"] += opened
         except (ImageOpenError, ModelError) as exc:
@@ -116,6 +122,21 @@ def cmd_predict(args) -> int:
         else:
             print(_format_text(pred))
     return 2 if failures else 0
+
+
+def _patient_vector(args, model, image, path):
+    """The metadata vector for models that take one (None otherwise); says on stderr what was unknown."""
+    if not model.card.metadata_features:
+        return None
+    from medvision_app.inference.patient import PatientFacts, encode_patient, facts_from_image
+
+    stated = PatientFacts(args.age, args.sex, args.site)
+    vector, unknown = encode_patient(model.card, facts_from_image(image).overridden_by(stated), str(model.path))
+    if unknown:
+        # Field names only: values such as the age stay out of logs.
+        print(f"warning: {path}: {', '.join(unknown)} not known (or not seen in training); "
+              "the model sees them as unknown", file=sys.stderr)
+    return vector
 
 
 def _gradcam_for(args, model):
