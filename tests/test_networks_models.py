@@ -168,3 +168,17 @@ def test_model_config_round_trips_and_validation():
         build_model(ModelConfig(name="alexnet", weights_path="/x.pth"), num_classes=2)
     with pytest.raises(ConfigError, match="from scratch"):
         build_model(ModelConfig(name="pnet", pretrained="imagenet"), num_classes=2)
+
+
+def _bn_momenta(model: nn.Module) -> set:
+    return {m.momentum for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+
+
+def test_bn_momentum_overrides_every_batch_norm_layer():
+    config = ModelConfig(name="efficientnet_lite0", input_size=64)
+    assert _bn_momenta(build_model(config, 2)) == {0.01}  # the TF weights' own
+    config.bn_momentum = 0.1
+    assert _bn_momenta(build_model(config, 2)) == {0.1}
+    config.bn_momentum = 0.0
+    with pytest.raises(ConfigError, match="model.bn_momentum"):
+        build_model(config, 2)

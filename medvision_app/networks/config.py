@@ -50,3 +50,7 @@ class ModelConfig:
     dense_units: int = 256
     dense_dropout: float = 0.2  # after P-NET's dense layer; ``dropout`` is the Soft-Attention head's
     architecture: SearchedArchitecture = field(default_factory=SearchedArchitecture)
+    # Batch-norm running-statistics momentum for every BN layer (None keeps the
+    # backbone's own: EfficientNet-Lite's 0.01 follows its TF weights, which on a
+    # few hundred images leaves the running statistics far from the data's).
+    bn_momentum: Optional[float] = None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
+from torch import nn
+
 from medvision_app.networks.config import ModelConfig
 from medvision_app.networks.model import MedVisionNet
 from medvision_app.utils.config_io import ConfigError
@@ -68,6 +70,8 @@ def _validate(config: ModelConfig, num_classes: int, metadata_features: int) -> 
         raise ConfigError("model.metadata: is on but the data provide no metadata features (metadata_features = 0)")
     if config.metadata and config.metadata_hidden < 1:
         raise ConfigError(f"model.metadata_hidden: must be at least 1, got {config.metadata_hidden!r}")
+    if config.bn_momentum is not None and not 0.0 < config.bn_momentum <= 1.0:
+        raise ConfigError(f"model.bn_momentum: must be in (0, 1], got {config.bn_momentum!r}")
     if config.input_size < 1:
         raise ConfigError(f"model.input_size: must be positive, got {config.input_size!r}")
 
@@ -91,6 +95,10 @@ def build_model(config: ModelConfig, num_classes: int, metadata_features: int = 
     _validate(config, num_classes, metadata_features)
     model = builder(config, int(num_classes), int(metadata_features) if config.metadata else 0)
     model.new_layer_lr_factor = float(config.new_layer_lr_factor)
+    if config.bn_momentum is not None:
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.momentum = float(config.bn_momentum)
     return model
 
 
