@@ -161,8 +161,31 @@ def test_frame_slider_steps_through_a_multi_frame_image(qtbot, window):
     assert viewport.image.n_frames == 2 and window.frame_slider_action.isVisible()
     first = viewport.display_array().copy()
     window.frame_slider.setValue(1)
-    assert viewport.frame_index == 1 and window.status.fields["frame"].text() == "Frame 2/2"
+    qtbot.waitUntil(lambda: viewport.frame_index == 1, timeout=5000)  # frames are prepared off the GUI thread
+    assert window.status.fields["frame"].text() == "Frame 2/2"
     assert not np.array_equal(viewport.display_array(), first)
+
+
+def test_dragged_frame_slider_prepares_only_the_latest_frame(qtbot, window, tmp_path, monkeypatch):
+    from dicom_factory import write_dicom
+    from medvision_app.gui import image_viewport
+
+    frames = np.stack([np.full((32, 32), 100 * i, np.uint16) for i in range(20)])
+    path = write_dicom(tmp_path / "cine.dcm", frames)
+    _open(qtbot, window, [path])
+    viewport = window.grid.active
+    prepared = []
+    real = image_viewport.prepare_frame
+
+    def counting(image, index, **kwargs):
+        prepared.append(index)
+        return real(image, index, **kwargs)
+
+    monkeypatch.setattr(image_viewport, "prepare_frame", counting)
+    for index in range(1, 20):  # one drag across the slider, faster than frames decode
+        window.frame_slider.setValue(index)
+    qtbot.waitUntil(lambda: viewport.frame_index == 19 and not viewport._frame_busy, timeout=5000)
+    assert prepared[0] == 1 and prepared[-1] == 19 and len(prepared) < 19
 
 
 def test_theme_switch_is_remembered(qtbot, window):

@@ -62,6 +62,8 @@ class ImageViewport(QWidget):
         self._scale = (1.0, 1.0)  # image pixels per display-array pixel
         self._generation = 0
         self._dragging = False
+        self._wanted_frame: Optional[int] = None
+        self._frame_busy = False
 
         self.view = pg.GraphicsView()
         self.view.setBackground("k")
@@ -116,15 +118,48 @@ class ImageViewport(QWidget):
         return self.prepared.index if self.prepared else 0
 
     def set_frame(self, index: int) -> None:
-        """Show frame ``index`` of the current image under the current window."""
+        """Show frame ``index`` of the current image under the current window.
+
+        A compressed frame can take longer to decode than the event loop may
+        wait, so it is prepared in a worker. While one is in flight only the
+        latest requested index is remembered: a dragged slider skips the
+        frames it passed instead of queueing them all.
+        """
         if self.image is None or not 0 <= index < self.image.n_frames:
             return
-        prepared = prepare_frame(self.image, index, preset=self.preset, window=None if self.preset else self.window, invert=self.invert)
-        self.prepared = prepared
-        self._full_shown = prepared.factor == 1
-        self._show(prepared.display, prepared.factor)
-        self._update_labels()
-        self.stateChanged.emit()
+        self._wanted_frame = index
+        if not self._frame_busy:
+            self._prepare_wanted_frame()
+
+    def _prepare_wanted_frame(self) -> None:
+        image, index = self.image, self._wanted_frame
+        self._wanted_frame, self._frame_busy = None, True
+        shown_with = (self.window, self.preset, self.invert)
+
+        def next_or_idle() -> None:
+            self._frame_busy = False
+            if self._wanted_frame is not None and self.image is not None:
+                self._prepare_wanted_frame()
+
+        def done(prepared: PreparedFrame) -> None:
+            if self.image is image:
+                self.prepared = prepared
+                self._full_shown = prepared.factor == 1
+                self._show(prepared.display, prepared.factor)
+                self._update_labels()
+                self.stateChanged.emit()
+                if (self.window, self.preset, self.invert) != shown_with:
+                    self._rerender(full=True)  # the window changed while the frame was decoding
+            next_or_idle()
+
+        def failed(exc: BaseException) -> None:
+            self.failed.emit(exc)
+            next_or_idle()
+
+        start_worker(
+            prepare_frame, image, index, preset=self.preset, window=None if self.preset else self.window,
+            invert=self.invert, on_returned=done, on_errored=failed, owner=self,
+        )
 
     # -- window / level ---------------------------------------------------------------------
     def set_window(self, center: float, width: float, *, from_user: bool = False) -> None:
