@@ -83,6 +83,25 @@ def test_iteration_budget(tmp_path):
     assert sum(isinstance(e, CandidateFinished) for e in events) == 1 + 2 * 3
 
 
+@pytest.mark.parametrize("score_1_0, answer", [(0.7, "1-0"), (0.4, "0-0")])
+def test_time_budget_mid_iteration_answers_the_best_finished_model(tmp_path, score_1_0, answer):
+    cfg = SearchConfig(method="bbnas", children_per_iteration=3, budget_seconds=1.0)
+    data = _data()
+
+    def evaluate(task, d, emit, cancel):
+        if task.candidate_id == "1-1":  # still training when the budget runs out
+            while True:
+                cancel.raise_if_cancelled()
+                time.sleep(0.02)
+        return CandidateResult({"0-0": 0.5, "1-0": score_1_0}[task.candidate_id], 0.1, 1, 0.0)
+
+    state = run_bbnas(cfg, tmp_path, data, new_state(cfg, 2), executor=LocalExecutor(data, evaluator=evaluate))
+    assert state["stop_reason"] == "time budget"
+    assert state["finished"] == ["0-0", "1-0"] and state["pending"] == ["1-1", "1-2"]
+    assert state["result_id"] == answer
+    assert json.loads((tmp_path / "best.json").read_text())["id"] == answer
+
+
 def test_cancel_raises_and_keeps_finished_work(tmp_path):
     cfg = SearchConfig(method="bbnas", children_per_iteration=3)
     data = _data()

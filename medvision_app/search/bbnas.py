@@ -6,7 +6,8 @@ transformations, trains them partially, and keeps the most accurate and the
 smallest as the next parents. The search stops when an iteration's best
 validation accuracy falls below the previous iteration's (the paper's rule),
 or at the iteration or time budget. Its answer is the last best model: the
-best of the last iteration before the fall.
+best of the last iteration before the fall; when the time budget cuts an
+iteration short, its best finished child if that one is more accurate.
 
 Every finished candidate updates ``state.json``; every candidate epoch
 updates that candidate's checkpoint. A resumed search repeats nothing that
@@ -114,6 +115,23 @@ def _close_iteration(state: dict, emit: Emit) -> Optional[str]:
     return reason
 
 
+def _adopt_interrupted_best(state: dict) -> None:
+    """At the time budget, mid-iteration: a finished child more accurate than the last best becomes the answer.
+
+    The paper's rule compares whole iterations, which an interrupted one is
+    not; but its finished children were paid for, and the user asked for the
+    best model the budget could find.
+    """
+    it = state["iteration"]
+    recs = [state["candidates"][c] for c in state["finished"] if state["candidates"][c]["iteration"] == it]
+    if not recs or state["result_id"] is None:
+        return
+    best = max(recs, key=lambda r: (r["val_accuracy"], -r["params"]))
+    if best["val_accuracy"] > state["candidates"][state["result_id"]]["val_accuracy"]:
+        state["result_id"] = best["id"]
+        state["result_from_interrupted_iteration"] = it
+
+
 def _write_best(folder: Path, state: dict) -> None:
     rid = state.get("result_id")
     if rid is None:
@@ -193,6 +211,7 @@ def run_bbnas(
                 if token.reason != "time budget":
                     raise
                 state["stop_reason"] = "time budget"
+                _adopt_interrupted_best(state)
                 break
             reason = _close_iteration(state, emit)
             if reason:
