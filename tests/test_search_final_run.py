@@ -131,3 +131,16 @@ def test_search_arrays_have_ordinary_strides(tmp_path):
     data = load_search_data(_npz(tmp_path / "tiny.npz"), seed=0)
     for x in (data.x_train, data.x_val[:5], data.x_test[3:9]):
         assert x.strides == np.empty(x.shape, np.float32).strides
+
+
+@pytest.mark.parametrize("name", ["genotype", "enas"])
+def test_grad_cam_explains_searched_networks(name):
+    from medvision_app.explanation import gradcam_explainer
+
+    arch = (SearchedArchitecture(text="C(8,3) P(1,1) IB(4,4,8,2,4,4) P(2,2) F() FC(2)") if name == "genotype"
+            else SearchedArchitecture(text=ARC, layout=SHAPES["enas-7"], channels=4))
+    model = build_model(ModelConfig(name=name, in_channels=1, input_size=28, architecture=arch), 2).eval()
+    image = np.zeros((1, 28, 28), np.float32)
+    image[0, 4:12, 16:24] = 1.0
+    heatmap = gradcam_explainer(model)(image, 1)
+    assert heatmap.shape == (28, 28) and np.isfinite(heatmap).all() and heatmap.max() > 0
