@@ -47,10 +47,11 @@ def test_first_run_opens_the_sample_study(qtbot, monkeypatch, tmp_path):
     assert run([], sample=True, settings=settings) == 0
     window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.settings is settings)
     qtbot.addWidget(window)
-    qtbot.waitUntil(lambda: not window.grid.is_loading() and window.grid.hanging is not None, timeout=15000)
+    # generous: the sample study is written and decoded first, and a loaded CI machine is slow
+    qtbot.waitUntil(lambda: not window.grid.is_loading() and window.grid.hanging is not None, timeout=60000)
     assert (tmp_path / "cache" / "medvision" / "sample-study" / "CT_small.dcm").is_file()
     assert window.grid.hanging.protocol == MAMMO_FOUR_VIEW
-    qtbot.waitUntil(lambda: running_workers() == 0, timeout=15000)
+    qtbot.waitUntil(lambda: running_workers() == 0, timeout=60000)
 
 
 @pytest.mark.shared
