@@ -5,8 +5,8 @@ A model trained with patient metadata (age, sex, lesion site) carries its
 the vector is built exactly as in training. Values come from the DICOM
 header (PatientAge, PatientSex, BodyPartExamined) unless the user gives
 them; what is known neither way is encoded as ``"unknown"``, as training
-did for missing values, and :attr:`PatientFacts.missing` names it so the
-caller can say so.
+did for missing values, and :func:`encode_patient` names it so the caller
+can say so.
 """
 
 from __future__ import annotations
@@ -40,10 +40,6 @@ class PatientFacts:
             other.sex if other.sex is not None else self.sex,
             other.site if other.site is not None else self.site,
         )
-
-    @property
-    def missing(self) -> list[str]:
-        return [name for name in ("age", "sex", "site") if getattr(self, name) in (None, "")]
 
 
 def facts_from_image(image) -> PatientFacts:

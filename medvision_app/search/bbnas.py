@@ -96,11 +96,20 @@ def _generate(state: dict, cfg: SearchConfig, shape: tuple[int, int, int]) -> No
     state["rng"] = rng.bit_generator.state
 
 
+def _finished_in(state: dict, iteration: int) -> list[dict]:
+    return [state["candidates"][c] for c in state["finished"] if state["candidates"][c]["iteration"] == iteration]
+
+
+def _most_accurate(recs: list[dict]) -> dict:
+    """The best validation accuracy; of equals, the smallest."""
+    return max(recs, key=lambda r: (r["val_accuracy"], -r["params"]))
+
+
 def _close_iteration(state: dict, emit: Emit) -> Optional[str]:
     """Select the next parents; return a stop reason when the accuracy fell."""
     it = state["iteration"]
-    recs = [state["candidates"][c] for c in state["finished"] if state["candidates"][c]["iteration"] == it]
-    best = max(recs, key=lambda r: (r["val_accuracy"], -r["params"]))
+    recs = _finished_in(state, it)
+    best = _most_accurate(recs)
     smallest = min(recs, key=lambda r: (r["params"], -r["val_accuracy"]))
     entry = {"iteration": it, "best_id": best["id"], "best_accuracy": best["val_accuracy"],
              "smallest_id": smallest["id"], "smallest_params": smallest["params"]}
@@ -123,10 +132,10 @@ def _adopt_interrupted_best(state: dict) -> None:
     best model the budget could find.
     """
     it = state["iteration"]
-    recs = [state["candidates"][c] for c in state["finished"] if state["candidates"][c]["iteration"] == it]
+    recs = _finished_in(state, it)
     if not recs or state["result_id"] is None:
         return
-    best = max(recs, key=lambda r: (r["val_accuracy"], -r["params"]))
+    best = _most_accurate(recs)
     if best["val_accuracy"] > state["candidates"][state["result_id"]]["val_accuracy"]:
         state["result_id"] = best["id"]
         state["result_from_interrupted_iteration"] = it

@@ -67,17 +67,18 @@ def retrain_and_evaluate(
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     model = build_model(model_config, data.n_classes)
-    channels = data.input_shape[0]
+    data_path = str(Path(data_path).resolve())
     config = TrainConfig(
-        data=DataConfig(path=str(Path(data_path).resolve())),
+        data=DataConfig(path=data_path),
         model=model_config,
         # The loop below (search.trainer.fit) is not the engine: the cosine
         # schedule of ENAS retraining is recorded in the description only.
         train=TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay,
                             seed=seed, device=device, early_stopping=EarlyStoppingConfig(patience=max(1, patience))),
         description=description,
-        run=RunFacts(classes=list(data.class_names), data_path=str(Path(data_path).resolve()),
-                     input_mean=[0.0] * channels, input_std=[1.0] * channels,
+        # The normalisation is the network's own, so evaluate and export repeat it.
+        run=RunFacts(classes=list(data.class_names), data_path=data_path,
+                     input_mean=[float(m) for m in model.input_mean], input_std=[float(v) for v in model.input_std],
                      train_samples=len(data.y_train), val_samples=len(data.y_val), test_samples=len(data.y_test),
                      medvision_version=__version__),
     )
@@ -108,4 +109,3 @@ def retrain_and_evaluate(
     ids = [f"test_{i:05d}" for i in range(len(data.y_test))]
     write_predictions(run_dir / "predictions.csv", ids, data.y_test, probs, data.class_names)
     return report
-
