@@ -35,23 +35,118 @@ def test_missing_path_is_a_one_line_error(capsys, tmp_path):
     assert err.startswith("error: ") and "nope.dcm" in err and "\n" not in err
 
 
-def test_first_run_opens_the_sample_study(qtbot, monkeypatch, tmp_path):
+def _assert_left_usable(window) -> None:
+    """A smoke run leaves the event loop without closing windows.
+
+    With Qt 6's quit() the window closed and, some time later, every event
+    loop in the process began to return at once: pytest-qt's waits then never
+    delivered a worker's result, and the next GUI test hung.
+    """
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    assert window.isVisible()
+    for _ in range(2):
+        fired = []
+        loop = QEventLoop()
+        QTimer.singleShot(0, lambda: (fired.append(True), loop.quit()))
+        loop.exec()
+        assert fired, "after the smoke run, event loops return without processing events"
+
+
+def test_first_run_opens_the_sample_study(qtbot, monkeypatch, tmp_path, caplog):
     from PySide6.QtWidgets import QApplication
 
     from medvision_app.gui.app import run
     from medvision_app.gui.main_window import MainWindow
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("MEDVISION_GUI_SMOKE", "300")
+    # the app leaves as soon as the study is on screen; the limit only bounds a failure
+    monkeypatch.setenv("MEDVISION_GUI_SMOKE", "120000")
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    caplog.set_level("INFO", logger="medvision_app.gui.app")
     assert run([], sample=True, settings=settings) == 0
+    assert "smoke run: leaving, on screen" in caplog.messages
     window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.settings is settings)
     qtbot.addWidget(window)
-    # generous: the sample study is written and decoded first, and a loaded CI machine is slow
-    qtbot.waitUntil(lambda: not window.grid.is_loading() and window.grid.hanging is not None, timeout=60000)
+    assert window.grid.hanging is not None, f"no study was shown; notifications: {window.notifications.visible_messages()}"
+    assert not window.grid.is_loading()
+    _assert_left_usable(window)
     assert (tmp_path / "cache" / "medvision" / "sample-study" / "CT_small.dcm").is_file()
     assert window.grid.hanging.protocol == MAMMO_FOUR_VIEW
     qtbot.waitUntil(lambda: running_workers() == 0, timeout=60000)
+
+
+
+def test_smoke_run_leaves_once_a_slowly_scanned_sample_is_shown(qtbot, monkeypatch, tmp_path, caplog):
+    """With the sample already written, the scan is under way when a fixed-delay quit used to land and cancel it."""
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    import medvision_app.gui.study_browser as study_browser
+    from medvision_app.gui.app import run
+    from medvision_app.gui.main_window import MainWindow
+    from medvision_app.samples import ensure_sample_study
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    ensure_sample_study()
+    index_files = study_browser.index_files
+
+    def slow_index(*args, **kwargs):
+        time.sleep(1.0)
+        return index_files(*args, **kwargs)
+
+    monkeypatch.setattr(study_browser, "index_files", slow_index)
+    monkeypatch.setenv("MEDVISION_GUI_SMOKE", "120000")
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    caplog.set_level("INFO", logger="medvision_app.gui.app")
+    assert run([], sample=True, settings=settings) == 0
+    assert "smoke run: leaving, on screen" in caplog.messages
+    window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.settings is settings)
+    qtbot.addWidget(window)
+    assert window.grid.hanging is not None and window.grid.hanging.protocol == MAMMO_FOUR_VIEW
+    _assert_left_usable(window)
+    qtbot.waitUntil(lambda: running_workers() == 0, timeout=60000)
+
+
+_ORPHAN_PARENT = """
+import os, sys
+from pathlib import Path
+from medvision_app.gui import decoder
+if __name__ == "__main__":
+    decoder.load_thumbnail(Path(sys.argv[1]), 32)
+    print(" ".join(str(pid) for pid in decoder._pool._processes), flush=True)
+    os._exit(0)  # as if killed: no shutdown of the helpers
+"""
+
+
+def test_decoder_helpers_leave_when_the_app_dies(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from medvision_app.samples import ensure_sample_study
+
+    sample = ensure_sample_study(tmp_path / "sample")
+    script = tmp_path / "parent.py"
+    script.write_text(_ORPHAN_PARENT)
+    out = subprocess.run([sys.executable, str(script), str(sample / "CT_small.dcm")], capture_output=True,
+                         text=True, timeout=120, check=True).stdout
+    pids = [int(p) for p in out.split()]
+    assert pids
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        with open(f"/proc/{pid}/stat") as fh:  # an exited child not yet reaped is a zombie, not alive
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+    deadline = time.monotonic() + 30
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(p) for p in pids), "decoder helpers outlived the process that started them"
 
 
 @pytest.mark.shared

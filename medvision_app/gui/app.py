@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import Optional, Sequence
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
+
+log = logging.getLogger(__name__)
 
 
 def create_app(argv: Optional[Sequence[str]] = None) -> QApplication:
@@ -38,9 +41,37 @@ def run(paths: Sequence[Path] = (), *, sample: bool = False, settings: Optional[
         window.open_paths(list(paths))
     elif sample:
         window.open_sample()
-    if os.environ.get("MEDVISION_GUI_SMOKE"):
-        # CI smoke test: start, open, then leave after the given milliseconds.
-        from PySide6.QtCore import QTimer
-
-        QTimer.singleShot(int(os.environ["MEDVISION_GUI_SMOKE"]), app.quit)
+    smoke = os.environ.get("MEDVISION_GUI_SMOKE")
+    if smoke:
+        _leave_when_shown(app, window, int(smoke), opening=bool(paths) or sample)
     return app.exec()
+
+
+def _leave_when_shown(app: QApplication, window, limit_ms: int, *, opening: bool) -> None:
+    """Smoke runs (CI): leave the event loop once what was asked for is on screen, or after ``limit_ms``.
+
+    A fixed delay raced the study it was meant to show. ``exit``, not
+    ``quit``: Qt 6's quit closes every window, closing the last one posts a
+    second quit that lands after ``exec`` has returned, and from then on
+    every event loop in the process returns at once (a test that goes on
+    using the application would wait forever for its workers' signals).
+    """
+    from PySide6.QtCore import QTimer
+
+    def leave(*_args, reason: str = "on screen") -> None:
+        # Once only: the window outlives the event loop in tests, and a later
+        # allShown must not quit whatever loop runs then.
+        log.info("smoke run: leaving, %s", reason)
+        if opening:
+            window.grid.allShown.disconnect(leave)
+            window.browser.scanFailed.disconnect(leave)
+        timer.stop()
+        app.exit(0)
+
+    timer = QTimer(window)
+    timer.setSingleShot(True)
+    timer.timeout.connect(lambda: leave(reason=f"limit of {limit_ms} ms reached" if opening else "nothing to open"))
+    if opening:
+        window.grid.allShown.connect(leave)
+        window.browser.scanFailed.connect(leave)  # the failure is on screen, as a notification
+    timer.start(limit_ms if opening else 0)

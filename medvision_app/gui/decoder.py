@@ -43,7 +43,8 @@ def _executor() -> Optional[ProcessPoolExecutor]:
             try:
                 # spawn, not fork: forking a process that runs Qt threads is unsafe.
                 _pool = ProcessPoolExecutor(
-                    PROCESSES, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
+                    PROCESSES, mp_context=multiprocessing.get_context("spawn"), initializer=_init_helper,
+                    initargs=(os.getpid(),),
                 )
             except (OSError, ValueError) as exc:
                 log.warning("decoding in threads: helper processes unavailable (%s)", exc)
@@ -79,12 +80,26 @@ def shutdown() -> None:
             _pool = None
 
 
-def _lower_priority() -> None:
+def _init_helper(parent_pid: int) -> None:
     # Decoding is background work: on a busy machine the GUI process gets the CPU first.
     try:
         os.nice(5)
     except OSError:
         pass
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int, interval: float = 1.0) -> None:
+    """Leave when the GUI process is gone (killed, crashed): an orphaned helper would wait forever.
+
+    Polling, not PR_SET_PDEATHSIG: that signal follows the thread that started
+    the helper, and the pool thread that did may retire while the app runs on.
+    """
+    import time
+
+    while os.getppid() == parent_pid:
+        time.sleep(interval)
+    os._exit(0)
 
 
 def _ping() -> bool:
