@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -130,9 +131,12 @@ def test_decoder_helpers_leave_when_the_app_dies(tmp_path):
     sample = ensure_sample_study(tmp_path / "sample")
     script = tmp_path / "parent.py"
     script.write_text(_ORPHAN_PARENT)
-    out = subprocess.run([sys.executable, str(script), str(sample / "CT_small.dcm")], capture_output=True,
-                         text=True, timeout=120, check=True).stdout
-    pids = [int(p) for p in out.split()]
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, str(script), str(sample / "CT_small.dcm")], capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    pids = [int(p) for p in done.stdout.split()]
     assert pids
 
     def alive(pid: int) -> bool:
