@@ -166,6 +166,32 @@ def test_frame_slider_steps_through_a_multi_frame_image(qtbot, window):
     assert not np.array_equal(viewport.display_array(), first)
 
 
+
+def test_preview_panels_follow_the_shown_frame(qtbot, window, tmp_path):
+    from dicom_factory import write_dicom
+
+    # Each frame is a different ramp, so the panels' source tells which frame it came from.
+    ramp = np.tile(np.arange(64, dtype=np.uint16), (64, 1))
+    frames = np.stack([ramp * 10, ramp[::-1, ::-1] * 10, ramp.T * 10])
+    path = write_dicom(tmp_path / "cine.dcm", frames)
+    window.docks["preprocessing"].show()
+    _open(qtbot, window, [path])
+    viewport, panel = window.grid.active, window.preprocessing
+
+    def source_looks_like(frame: np.ndarray) -> bool:
+        if panel.source is None:
+            return False
+        got = panel.source if panel.source.ndim == 2 else panel.source[..., 0]
+        return np.corrcoef(got.ravel(), frame.astype(float).ravel())[0, 1] > 0.99
+
+    qtbot.waitUntil(lambda: source_looks_like(frames[0]), timeout=TIMEOUT)
+    for index in (1, 2):
+        window.frame_slider.setValue(index)
+        qtbot.waitUntil(lambda: viewport.frame_index == index, timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: source_looks_like(frames[index]), timeout=TIMEOUT)
+    assert not source_looks_like(frames[0])
+
+
 def test_dragged_frame_slider_prepares_only_the_latest_frame(qtbot, window, tmp_path, monkeypatch):
     from dicom_factory import write_dicom
     from medvision_app.gui import image_viewport

@@ -63,6 +63,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1500, 940)
         self._open_after_scan = False
+        self._panel_key = None  # (image, frame) the preview panels show
+        self._panel_busy = self._panel_stale = False
 
         self.grid = ViewerGrid()
         self.setCentralWidget(self.grid)
@@ -208,7 +210,7 @@ class MainWindow(QMainWindow):
             return
         viewport.setProperty("mv_connected", True)
         viewport.cursorMoved.connect(self.status.show_pixel)
-        viewport.stateChanged.connect(lambda v=viewport: self.status.show_viewport(v) if v is self.grid.active else None)
+        viewport.stateChanged.connect(lambda v=viewport: self._on_viewport_state(v))
         viewport.failed.connect(lambda exc: self.notify_error(exc))
 
     # -- opening ----------------------------------------------------------------------------
@@ -272,8 +274,13 @@ class MainWindow(QMainWindow):
             self.frame_slider.setRange(0, image.n_frames - 1)
             self.frame_slider.setValue(viewport.frame_index)
             self.frame_slider.blockSignals(False)
-        self._panel_image = None
+        self._panel_key = None
         self._update_panel_sources()
+
+    def _on_viewport_state(self, viewport: ImageViewport) -> None:
+        if viewport is self.grid.active:
+            self.status.show_viewport(viewport)
+            self._update_panel_sources()  # a new frame: the previews follow it
 
     def _on_hanging_changed(self, hanging) -> None:
         for viewport in self.grid.viewports:
@@ -288,24 +295,37 @@ class MainWindow(QMainWindow):
         self._update_panel_sources()
 
     def _update_panel_sources(self) -> None:
-        """Give the preview panels the active image, computed in a worker, only when one is on show."""
+        """Give the preview panels the active image's shown frame, computed in a worker, only when one is on show.
+
+        One computation at a time: a frame slider dragged across a cine loop
+        asks again when the current one is done, for the frame shown then.
+        """
         viewport = self.grid.active
-        image = viewport.image
-        if image is None or getattr(self, "_panel_image", None) is image:
+        image, index = viewport.image, viewport.frame_index
+        shown = self._panel_key
+        if image is None or (shown is not None and shown[0] is image and shown[1] == index):
             return
         if not (self.docks["preprocessing"].isVisible() or self.docks["augmentation"].isVisible()):
             return
         if self.grid.is_loading():
             return  # the grid's allShown calls again: previews must not slow the study's own images
-        self._panel_image = image
-        index = viewport.frame_index
+        if self._panel_busy:
+            self._panel_stale = True
+            return
+        self._panel_key, self._panel_busy, self._panel_stale = (image, index), True, False
 
         def deliver(inputs) -> None:
-            if self.grid.active.image is image:
+            if self.grid.active.image is image and self.grid.active.frame_index == index:
                 self.preprocessing.set_prepared_source(inputs[0])
                 self.augmentation.set_prepared_source(inputs[1])
 
-        start_worker(_panel_inputs, image, index, on_returned=deliver, on_errored=self.notify_error, owner=self)
+        def finished() -> None:
+            self._panel_busy = False
+            if self._panel_stale:
+                self._update_panel_sources()
+
+        start_worker(_panel_inputs, image, index, on_returned=deliver, on_errored=self.notify_error,
+                     on_finished=finished, owner=self)
 
     def _each(self, method) -> None:
         for viewport in self.grid.for_targets():
