@@ -36,6 +36,28 @@ def test_missing_path_is_a_one_line_error(capsys, tmp_path):
     assert err.startswith("error: ") and "nope.dcm" in err and "\n" not in err
 
 
+def _smoke_run_of_the_sample(qtbot, monkeypatch, tmp_path, caplog):
+    """``medvision gui --sample`` as CI's smoke run does it; the window it showed, still open."""
+    from PySide6.QtWidgets import QApplication
+
+    from medvision_app.gui.app import run
+    from medvision_app.gui.main_window import MainWindow
+
+    # the app leaves as soon as the study is on screen; the limit only bounds a failure
+    monkeypatch.setenv("MEDVISION_GUI_SMOKE", "120000")
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    caplog.set_level("INFO", logger="medvision_app.gui.app")
+    assert run([], sample=True, settings=settings) == 0
+    assert "smoke run: leaving, on screen" in caplog.messages
+    window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.settings is settings)
+    qtbot.addWidget(window)
+    assert window.grid.hanging is not None, f"no study was shown; notifications: {window.notifications.visible_messages()}"
+    assert window.grid.hanging.protocol == MAMMO_FOUR_VIEW
+    assert not window.grid.is_loading()
+    _assert_left_usable(window)
+    return window
+
+
 def _assert_left_usable(window) -> None:
     """A smoke run leaves the event loop without closing windows.
 
@@ -55,38 +77,17 @@ def _assert_left_usable(window) -> None:
 
 
 def test_first_run_opens_the_sample_study(qtbot, monkeypatch, tmp_path, caplog):
-    from PySide6.QtWidgets import QApplication
-
-    from medvision_app.gui.app import run
-    from medvision_app.gui.main_window import MainWindow
-
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    # the app leaves as soon as the study is on screen; the limit only bounds a failure
-    monkeypatch.setenv("MEDVISION_GUI_SMOKE", "120000")
-    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    caplog.set_level("INFO", logger="medvision_app.gui.app")
-    assert run([], sample=True, settings=settings) == 0
-    assert "smoke run: leaving, on screen" in caplog.messages
-    window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.settings is settings)
-    qtbot.addWidget(window)
-    assert window.grid.hanging is not None, f"no study was shown; notifications: {window.notifications.visible_messages()}"
-    assert not window.grid.is_loading()
-    _assert_left_usable(window)
+    _smoke_run_of_the_sample(qtbot, monkeypatch, tmp_path, caplog)
     assert (tmp_path / "cache" / "medvision" / "sample-study" / "CT_small.dcm").is_file()
-    assert window.grid.hanging.protocol == MAMMO_FOUR_VIEW
     qtbot.waitUntil(lambda: running_workers() == 0, timeout=60000)
-
 
 
 def test_smoke_run_leaves_once_a_slowly_scanned_sample_is_shown(qtbot, monkeypatch, tmp_path, caplog):
     """With the sample already written, the scan is under way when a fixed-delay quit used to land and cancel it."""
     import time
 
-    from PySide6.QtWidgets import QApplication
-
     import medvision_app.gui.study_browser as study_browser
-    from medvision_app.gui.app import run
-    from medvision_app.gui.main_window import MainWindow
     from medvision_app.samples import ensure_sample_study
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -98,15 +99,7 @@ def test_smoke_run_leaves_once_a_slowly_scanned_sample_is_shown(qtbot, monkeypat
         return index_files(*args, **kwargs)
 
     monkeypatch.setattr(study_browser, "index_files", slow_index)
-    monkeypatch.setenv("MEDVISION_GUI_SMOKE", "120000")
-    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    caplog.set_level("INFO", logger="medvision_app.gui.app")
-    assert run([], sample=True, settings=settings) == 0
-    assert "smoke run: leaving, on screen" in caplog.messages
-    window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.settings is settings)
-    qtbot.addWidget(window)
-    assert window.grid.hanging is not None and window.grid.hanging.protocol == MAMMO_FOUR_VIEW
-    _assert_left_usable(window)
+    _smoke_run_of_the_sample(qtbot, monkeypatch, tmp_path, caplog)
     qtbot.waitUntil(lambda: running_workers() == 0, timeout=60000)
 
 
