@@ -60,7 +60,7 @@ def _leave_when_shown(app: QApplication, window, limit_ms: int, *, opening: bool
 
     def leave(*_args, reason: str = "on screen") -> None:
         # Once only: the window outlives the event loop in tests, and a later
-        # allShown must not quit whatever loop runs then.
+        # allShown must not end whatever event loop runs then.
         log.info("smoke run: leaving, %s", reason)
         if opening:
             window.grid.allShown.disconnect(leave)
