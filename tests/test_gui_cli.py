@@ -137,8 +137,11 @@ def test_decoder_helpers_leave_when_the_app_dies(tmp_path):
             os.kill(pid, 0)
         except ProcessLookupError:
             return False
-        with open(f"/proc/{pid}/stat") as fh:  # an exited child not yet reaped is a zombie, not alive
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+        try:
+            with open(f"/proc/{pid}/stat") as fh:  # an exited child not yet reaped is a zombie, not alive
+                return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:  # reaped between the two looks
+            return False
 
     deadline = time.monotonic() + 30
     while any(alive(p) for p in pids) and time.monotonic() < deadline:

@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import resource_tracker, shared_memory
@@ -95,8 +96,6 @@ def _exit_with_parent(parent_pid: int, interval: float = 1.0) -> None:
     Polling, not PR_SET_PDEATHSIG: that signal follows the thread that started
     the helper, and the pool thread that did may retire while the app runs on.
     """
-    import time
-
     while os.getppid() == parent_pid:
         time.sleep(interval)
     os._exit(0)
