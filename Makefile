@@ -22,6 +22,7 @@ run: $(STAMP)
 	$(VENV)/bin/medvision gui --sample
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check medvision_app tests bench
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -166,10 +166,9 @@ def bench_preprocessing(app, op: str, param: str, values) -> dict:
 
 
 def run() -> dict:
+    from medvision_app.gui import decoder
     from medvision_app.gui.app import create_app
     from medvision_app.gui.theme import apply_theme
-
-    from medvision_app.gui import decoder
 
     app = create_app(["bench"])
     apply_theme(app, "dark")

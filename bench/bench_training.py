@@ -94,8 +94,8 @@ def _compare(model: nn.Module, train, rounds: int) -> dict:
         if r:
             plain.append(a)
             ours.append(b)
-    cpu_ratios = [b[1] / a[1] for a, b in zip(plain, ours)]
-    wall_ratios = [b[0] / a[0] for a, b in zip(plain, ours)]
+    cpu_ratios = [b[1] / a[1] for a, b in zip(plain, ours, strict=False)]
+    wall_ratios = [b[0] / a[0] for a, b in zip(plain, ours, strict=False)]
     return {
         "plain_images_per_cpu_s": round(statistics.median(a[1] for a in plain), 1),
         "trainer_images_per_cpu_s": round(statistics.median(b[1] for b in ours), 1),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from conftest import ROOT
+
 from medvision_app.augmentation import (
     AugmentationConfig,
     RotationConfig,
@@ -66,8 +66,8 @@ def test_preview_is_deterministic_per_seed():
     a = preview(pattern(), config, n=9, seed=7)
     b = preview(pattern(), config, n=9, seed=7)
     c = preview(pattern(), config, n=9, seed=8)
-    assert len(a) == 9 and all(np.array_equal(x, y) for x, y in zip(a, b))
-    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+    assert len(a) == 9 and all(np.array_equal(x, y) for x, y in zip(a, b, strict=False))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=False))
     assert len({x.tobytes() for x in a}) > 1  # the variants differ from one another
     grid = montage(a)
     assert grid.dtype == np.uint8 and grid.shape == (3 * 40 + 8, 3 * 60 + 8)

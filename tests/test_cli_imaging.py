@@ -7,12 +7,11 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
+from conftest import DATA, needs_shared
+from dicom_factory import write_dicom
 from PIL import Image
 from pydicom.data import get_testdata_file
 
-from conftest import DATA, needs_shared
-from dicom_factory import write_dicom
 from medvision_app.cli.main import main
 from medvision_app.imaging import open_image
 from medvision_app.imaging.display import window

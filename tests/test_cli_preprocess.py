@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from dicom_factory import write_dicom
 from PIL import Image
 
-from dicom_factory import write_dicom
 from medvision_app.cli.main import main
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from inference_support import TinyCnn
 from PIL import Image
 from torch import nn
 
-from inference_support import TinyCnn
 from medvision_app.explanation import (
     apply_colormap,
     attention_heatmap,

@@ -163,7 +163,7 @@ def test_cbis_ddsm_four_view_hangs_with_chest_walls_facing(qtbot, shared_data, t
     assert [v.label for v in viewports] == ["RCC", "LCC", "RMLO", "LMLO"]
     from medvision_app.imaging.hanging import chest_wall_side
 
-    for viewport, side in zip(viewports, ["right", "left", "right", "left"]):
+    for viewport, side in zip(viewports, ["right", "left", "right", "left"], strict=False):
         shown = viewport.display_array()
         # What is on screen (after any mirroring) has its chest wall towards the middle.
         on_screen = shown[:, ::-1] if viewport.auto_flip_h != viewport.user_flip_h else shown

@@ -194,6 +194,7 @@ def test_preview_panels_follow_the_shown_frame(qtbot, window, tmp_path):
 
 def test_dragged_frame_slider_prepares_only_the_latest_frame(qtbot, window, tmp_path, monkeypatch):
     from dicom_factory import write_dicom
+
     from medvision_app.gui import image_viewport
 
     frames = np.stack([np.full((32, 32), 100 * i, np.uint16) for i in range(20)])

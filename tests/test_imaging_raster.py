@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import DATA, needs_shared
 from PIL import Image
 
-from conftest import DATA, needs_shared
 from medvision_app.imaging import ImageOpenError, open_image
 
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pydicom
 import pytest
+from conftest import DATA, needs_shared
 from pydicom.data import get_testdata_file
 
-from conftest import DATA, needs_shared
 from medvision_app.imaging import ImageOpenError, open_image
 
 CODECS = DATA / "dicom-codecs"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from dicom_factory import sequence, voi_lut_item, write_dicom
+
 from medvision_app.imaging import DisplayPreset, ModalityLut, open_image
 from medvision_app.imaging.display import apply_modality_lut, to_display, window
 

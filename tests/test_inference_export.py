@@ -8,8 +8,8 @@ import numpy as np
 import onnx
 import pytest
 import torch
-
 from inference_support import TinyAttentionNet, TinyCnn, breastmnist_batch, tiny_card
+
 from medvision_app.inference import ModelError, load_model
 from medvision_app.inference.card import CARD_KEY
 from medvision_app.inference.export import _ProbabilityGraph, export_module

@@ -7,9 +7,9 @@ import json
 
 import numpy as np
 import pytest
-
 from dicom_factory import write_dicom
 from inference_support import TinyAttentionNet, tiny_card
+
 from medvision_app.imaging import open_image
 from medvision_app.inference.export import export_module
 from medvision_app.inference.patient import PatientFacts, encode_patient, facts_from_image

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from inference_support import TinyAttentionNet, breastmnist_batch, tiny_card
 from PIL import Image
 
-from inference_support import TinyAttentionNet, breastmnist_batch, tiny_card
 from medvision_app.imaging import ImageOpenError
 from medvision_app.inference import ModelError, load_model, predict
 from medvision_app.inference.export import export_module
@@ -93,7 +93,7 @@ def test_preprocessing_is_the_training_loaders_and_predict_matches_pytorch(tmp_p
     np.testing.assert_allclose(batch, trained_on, atol=1e-6)
     path, _ = export_module(net, card, batch, tmp_path / "rgb.onnx")
     model = load_model(path)
-    for img, x in zip(images, batch):
+    for img, x in zip(images, batch, strict=False):
         with torch.no_grad():
             ref = torch.softmax(net(torch.from_numpy(x[None])), dim=1)[0].numpy()
         got = np.array(list(predict(img[0], model).probabilities.values()))

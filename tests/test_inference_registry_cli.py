@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 import torch
-
 from inference_support import TinyAttentionNet, breastmnist_batch, tiny_card
+
 from medvision_app.cli.main import main
 from medvision_app.inference import ModelError
 from medvision_app.inference.export import export_module

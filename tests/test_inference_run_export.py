@@ -64,7 +64,7 @@ def test_export_run_builds_a_complete_card(run_dir, tmp_path, capsys):
 
 
 def test_export_run_reports_progress_and_can_be_cancelled(run_dir, tmp_path):
-    from medvision_app.events import CancelToken, Cancelled
+    from medvision_app.events import Cancelled, CancelToken
     from medvision_app.inference.run_export import export_run
 
     events = []
@@ -105,7 +105,7 @@ def test_demo_model_loads_and_predicts_breastmnist_test_images(shared_data):
     with np.load(shared_data / "breastmnist" / "breastmnist.npz") as npz:
         images, labels = npz["test_images"][:40], npz["test_labels"][:40, 0]
     hits = 0
-    for image, label in zip(images, labels):
+    for image, label in zip(images, labels, strict=False):
         pred = predict(image.astype(np.float32) / 255.0, model)
         assert sum(pred.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
         assert pred.heatmap.shape == (28, 28)

@@ -9,8 +9,8 @@ import numpy as np
 import onnx
 import pytest
 import torch
-
 from inference_support import TinyAttentionNet, breastmnist_batch, tiny_card
+
 from medvision_app.inference import ModelError, load_model, verify_model
 from medvision_app.inference.card import CARD_HASH_KEY, CARD_KEY
 from medvision_app.inference.export import export_module

@@ -15,7 +15,6 @@ from medvision_app.networks import (
     count_parameters,
 )
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import DATA, ROOT
 from skimage import exposure
 
-from conftest import DATA, ROOT, needs_shared
 from medvision_app.preprocessing import (
     PipelineConfig,
     StepConfig,

@@ -8,7 +8,6 @@ import torch
 from medvision_app.search.enas_controller import Controller, Reinforce
 from medvision_app.search.enas_space import OPS, SHAPES, Arc, CellNetwork, supernet_layout, unused_nodes
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

@@ -6,7 +6,16 @@ import pytest
 import torch
 
 from medvision_app.search.builder import InvalidGenotype, analyse, build, count_flops, count_parameters
-from medvision_app.search.genotype import GenotypeError, dumps, format_genotype, from_json, initial_genotype, loads, parse, to_json
+from medvision_app.search.genotype import (
+    GenotypeError,
+    dumps,
+    format_genotype,
+    from_json,
+    initial_genotype,
+    loads,
+    parse,
+    to_json,
+)
 
 MNIST = (1, 28, 28)
 M = "C(64,3) P(1,1) IB(32,64,128,16,32,32) P(1,1) F() FC(10)"

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medvision_app.events import CancelToken, Cancelled
+from medvision_app.events import Cancelled, CancelToken
 from medvision_app.search.bbnas import new_state, run_bbnas
 from medvision_app.search.candidates import CandidateResult
 from medvision_app.search.config import SearchConfig

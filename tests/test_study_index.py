@@ -8,12 +8,12 @@ import shutil
 import numpy as np
 import pydicom
 import pytest
+from conftest import DATA, needs_shared
+from dicom_factory import write_dicom
 from PIL import Image
 from pydicom.data import get_testdata_file
 
-from conftest import DATA, needs_shared
-from dicom_factory import write_dicom
-from medvision_app.events import CancelToken, Cancelled, Progress
+from medvision_app.events import Cancelled, CancelToken, Progress
 from medvision_app.imaging import ImageOpenError
 from medvision_app.imaging.study_index import NON_DICOM_PATIENT, read_header, scan_folder
 

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from medvision_app.imaging import ImageOpenError, MedicalImage, open_image
+from medvision_app.imaging import MedicalImage, open_image
 from medvision_app.imaging.export import save_png
 from medvision_app.imaging.study_index import StudyIndex, scan_folder
 

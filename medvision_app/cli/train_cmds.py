@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from medvision_app.cli.main import CliError
-from medvision_app.events import CancelToken, Cancelled, Event, Progress
+from medvision_app.events import Cancelled, CancelToken, Event, Progress
 
 
 def register(subparsers) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from medvision_app.data.array_sources import read_medmnist, read_mnist
-from medvision_app.data.csv_sources import read_dermamnist_jpeg, read_ham10000, read_manifest
 from medvision_app.data.config import DataConfig
+from medvision_app.data.csv_sources import read_dermamnist_jpeg, read_ham10000, read_manifest
 from medvision_app.data.errors import DataError
 from medvision_app.data.folder_source import read_class_folders
 from medvision_app.data.table import SampleTable

@@ -24,10 +24,9 @@ def create_app(argv: Optional[Sequence[str]] = None) -> QApplication:
 
 def run(paths: Sequence[Path] = (), *, sample: bool = False, settings: Optional[QSettings] = None) -> int:
     """Show the main window, open ``paths`` (or the sample study) and run the event loop."""
+    from medvision_app.gui import decoder
     from medvision_app.gui.main_window import MainWindow
     from medvision_app.gui.theme import apply_theme
-
-    from medvision_app.gui import decoder
 
     app = create_app()
     decoder.warm_up()

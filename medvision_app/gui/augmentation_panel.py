@@ -13,15 +13,24 @@ from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from medvision_app.augmentation import AugmentationConfig, default_preview_config, preview
-from medvision_app.imaging.viewing import reduce_stored, reduction_factor
-from medvision_app.utils.config_io import ConfigError, load_config, save_config
 from medvision_app.gui.config_form import ConfigForm
 from medvision_app.gui.image_grid_view import ImageGridView
 from medvision_app.gui.preview_engine import PreviewEngine
 from medvision_app.gui.theme import icon
+from medvision_app.imaging.viewing import reduce_stored, reduction_factor
+from medvision_app.utils.config_io import ConfigError, load_config, save_config
 
 PREVIEW_SIDE = 320  # variants are for judging the settings, not for reading
 

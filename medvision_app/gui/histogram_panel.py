@@ -13,9 +13,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
 
+from medvision_app.gui.image_viewport import ImageViewport
 from medvision_app.imaging import DisplayPreset
 from medvision_app.imaging.viewing import modality_presets
-from medvision_app.gui.image_viewport import ImageViewport
 
 
 class HistogramPanel(QWidget):

@@ -18,6 +18,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QTransform
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from medvision_app.gui.viewbox import WorkstationViewBox
+from medvision_app.gui.workers import start_worker
 from medvision_app.imaging import DisplayPreset, MedicalImage
 from medvision_app.imaging.hanging import needs_flip, view_of
 from medvision_app.imaging.viewing import (
@@ -29,8 +31,6 @@ from medvision_app.imaging.viewing import (
     render,
     window_of,
 )
-from medvision_app.gui.viewbox import WorkstationViewBox
-from medvision_app.gui.workers import start_worker
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 

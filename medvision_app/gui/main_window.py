@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 )
 
 from medvision_app import __version__
-from medvision_app.imaging.viewing import display_float_reduced
 from medvision_app.gui.augmentation_panel import AugmentationPanel
 from medvision_app.gui.histogram_panel import HistogramPanel
 from medvision_app.gui.image_viewport import ImageViewport
@@ -34,6 +33,7 @@ from medvision_app.gui.study_browser import StudyBrowser
 from medvision_app.gui.theme import THEMES, apply_theme, current_theme, icon
 from medvision_app.gui.viewer_grid import ViewerGrid
 from medvision_app.gui.workers import start_worker
+from medvision_app.imaging.viewing import display_float_reduced
 
 MAX_RECENT = 10
 ABOUT = (

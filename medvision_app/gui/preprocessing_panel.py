@@ -30,13 +30,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from medvision_app.imaging.viewing import reduce_stored, reduction_factor
-from medvision_app.preprocessing import OPS, PipelineConfig, StepConfig, apply_pipeline, get_op
-from medvision_app.utils.config_io import ConfigError, load_config, save_config
 from medvision_app.gui.image_grid_view import ImageGridView
 from medvision_app.gui.param_controls import ParamForm
 from medvision_app.gui.preview_engine import PreviewEngine
 from medvision_app.gui.theme import icon
+from medvision_app.imaging.viewing import reduce_stored, reduction_factor
+from medvision_app.preprocessing import OPS, PipelineConfig, StepConfig, apply_pipeline, get_op
+from medvision_app.utils.config_io import ConfigError, load_config, save_config
 
 DRAG_SIDE = 512
 FULL_SIDE = 2048

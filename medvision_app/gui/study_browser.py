@@ -14,7 +14,6 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from shiboken6 import isValid
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -25,13 +24,14 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
-from medvision_app.events import CancelToken, Cancelled, Progress
-from medvision_app.imaging.study_index import InstanceRecord, StudyIndex
-from medvision_app.imaging.viewing import index_files
+from medvision_app.events import Cancelled, CancelToken, Progress
 from medvision_app.gui.decoder import load_thumbnail
 from medvision_app.gui.theme import icon
 from medvision_app.gui.workers import start_worker
+from medvision_app.imaging.study_index import InstanceRecord, StudyIndex
+from medvision_app.imaging.viewing import index_files
 
 THUMB = 56
 _ROLE = Qt.ItemDataRole.UserRole

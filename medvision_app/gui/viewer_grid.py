@@ -12,16 +12,15 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
-
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from medvision_app.imaging import ImageMetadata, MedicalImage
-from medvision_app.imaging.hanging import MAMMO_FOUR_VIEW, Hanging, hang
-from medvision_app.imaging.viewing import PreparedFrame
 from medvision_app.gui.decoder import load_for_view
 from medvision_app.gui.image_viewport import ImageViewport
 from medvision_app.gui.workers import start_worker
+from medvision_app.imaging import ImageMetadata, MedicalImage
+from medvision_app.imaging.hanging import MAMMO_FOUR_VIEW, Hanging, hang
+from medvision_app.imaging.viewing import PreparedFrame
 
 _CACHE_SIZE = 8
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-from medvision_app.events import CancelToken, Cancelled
+from medvision_app.events import Cancelled, CancelToken
 
 log = logging.getLogger(__name__)
 

@@ -208,7 +208,7 @@ def voi_presets(ds: Dataset) -> list[DisplayPreset]:
     if function not in ("LINEAR", "LINEAR_EXACT", "SIGMOID"):
         log.warning("unknown VOI LUT Function %r, using LINEAR", function)
         function = "LINEAR"
-    for i, (center, width) in enumerate(zip(centers, widths)):
+    for i, (center, width) in enumerate(zip(centers, widths, strict=False)):
         name = str(explanations[i]).strip() if explanations and i < len(explanations) else ""
         label = name or f"Window {i + 1}"
         if width <= 0 or (function == "LINEAR" and width < 1):

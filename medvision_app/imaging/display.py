@@ -13,9 +13,9 @@ lookup rather than several float passes over the image.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
+
 def _identifying(default=None):
     return field(default=default, metadata={"identifying": True})
 

@@ -114,7 +114,7 @@ def check_against_torch(
         feeds[METADATA_INPUT] = metadata.numpy()
     got = session.run(feeds)
     diffs = {}
-    for name, expected in zip(session.output_names, ref):
+    for name, expected in zip(session.output_names, ref, strict=False):
         expected = expected.detach().numpy()
         actual = got[name]
         if actual.shape != expected.shape:

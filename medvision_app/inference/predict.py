@@ -15,7 +15,14 @@ import numpy as np
 
 from medvision_app.inference.card import ModelCard
 from medvision_app.inference.errors import ModelError
-from medvision_app.inference.model import ATTENTION_OUTPUT, IMAGE_INPUT, METADATA_INPUT, PROBS_OUTPUT, LoadedModel, load_model
+from medvision_app.inference.model import (
+    ATTENTION_OUTPUT,
+    IMAGE_INPUT,
+    METADATA_INPUT,
+    PROBS_OUTPUT,
+    LoadedModel,
+    load_model,
+)
 
 # An explainer for networks without Soft-Attention (Grad-CAM from the run's
 # checkpoint): (model-space input C x H x W, class index) -> map (h, w) in [0, 1].
@@ -206,7 +213,7 @@ def predict(
     timings["heatmap"] = time.perf_counter() - start
 
     return Prediction(
-        probabilities={name: float(p) for name, p in zip(card.classes, probs)},
+        probabilities={name: float(p) for name, p in zip(card.classes, probs, strict=False)},
         predicted=card.classes[index],
         heatmap=registered,
         heatmap_kind=kind,

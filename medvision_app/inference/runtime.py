@@ -96,7 +96,7 @@ class Session:
         """Run a batch; returns output name -> array."""
         names = list(outputs) if outputs else self.output_names
         values = self._session.run(names, feeds)
-        return dict(zip(names, values))
+        return dict(zip(names, values, strict=False))
 
     def warm_up(self, runs: int = 1) -> None:
         """Run zeros through the graph once so the first real image is not slow."""

@@ -99,7 +99,7 @@ class PNetFeatures(nn.Module):
         if pools[0]:
             layers.append(nn.MaxPool2d(2))
         prev = plan.stem_channels
-        for width, pool in zip(plan.conv_channels, pools[1:]):
+        for width, pool in zip(plan.conv_channels, pools[1:], strict=False):
             block: list[nn.Module] = [
                 nn.Conv2d(prev, width, 3, padding=1, bias=False),
                 nn.BatchNorm2d(width),

@@ -54,8 +54,8 @@ class Geometry:
             raise ValueError(
                 f"cannot compose: output shape {self.output_shape} is not the next input shape {after.input_shape}"
             )
-        scale = tuple(a * b for a, b in zip(self.scale, after.scale))
-        offset = tuple(o * s + o2 for o, s, o2 in zip(self.offset, after.scale, after.offset))
+        scale = tuple(a * b for a, b in zip(self.scale, after.scale, strict=False))
+        offset = tuple(o * s + o2 for o, s, o2 in zip(self.offset, after.scale, after.offset, strict=False))
         return Geometry(self.input_shape, after.output_shape, scale, offset)  # type: ignore[arg-type]
 
     def to_output_points(self, points: np.ndarray) -> np.ndarray:
@@ -77,7 +77,7 @@ class Geometry:
         In input pixel units, bottom/right exclusive; fractional after a resize.
         """
         box = []
-        for size_in, size_out, s, o in zip(self.input_shape, self.output_shape, self.scale, self.offset):
+        for size_in, size_out, s, o in zip(self.input_shape, self.output_shape, self.scale, self.offset, strict=False):
             start = max(0.0, (0.0 - o) / s)
             stop = min(float(size_in), (size_out - o) / s)
             box.append((start, stop))
@@ -88,7 +88,7 @@ class Geometry:
     def padding(self) -> tuple[float, float, float, float]:
         """``(top, left, bottom, right)`` output pixels not covered by the input."""
         pads = []
-        for size_in, size_out, s, o in zip(self.input_shape, self.output_shape, self.scale, self.offset):
+        for size_in, size_out, s, o in zip(self.input_shape, self.output_shape, self.scale, self.offset, strict=False):
             pads.append((max(0.0, o), max(0.0, size_out - (o + size_in * s))))
         (top, bottom), (left, right) = pads
         return top, left, bottom, right

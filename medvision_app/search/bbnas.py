@@ -24,7 +24,7 @@ from typing import Optional
 
 import numpy as np
 
-from medvision_app.events import CancelToken, Cancelled, Emit, ignore
+from medvision_app.events import Cancelled, CancelToken, Emit, ignore
 from medvision_app.search.builder import InvalidGenotype, count_flops, count_parameters
 from medvision_app.search.candidates import CandidateResult, CandidateTask
 from medvision_app.search.config import SearchConfig
@@ -150,7 +150,7 @@ def _write_best(folder: Path, state: dict) -> None:
     atomic_write_text(folder / BEST, json.dumps(best, indent=2) + "\n")
 
 
-def run_bbnas(
+def run_bbnas(  # noqa: C901 - the paper's loop; split when issue 15 moves it onto the engine
     cfg: SearchConfig,
     folder: Path,
     data: SearchData,

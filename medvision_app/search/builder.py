@@ -186,7 +186,7 @@ class GenotypeNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outputs: list[torch.Tensor] = []
-        for kind, module in zip(self.kinds, self.layers):
+        for kind, module in zip(self.kinds, self.layers, strict=False):
             if kind == "Concat":
                 x = torch.cat([outputs[-2], outputs[-1]], dim=1)
             else:

@@ -11,7 +11,7 @@ from typing import Optional
 import torch
 
 from medvision_app.data.dataset import InMemoryDataset
-from medvision_app.events import CancelToken, Cancelled, Emit, ignore
+from medvision_app.events import Cancelled, CancelToken, Emit, ignore
 from medvision_app.search.builder import build
 from medvision_app.search.config import CandidateTraining
 from medvision_app.search.data import SearchData

@@ -53,7 +53,7 @@ def _stratified(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
         return np.arange(len(labels))
     picked = []
     classes, counts = np.unique(labels, return_counts=True)
-    for cls, count in zip(classes, counts):
+    for cls, count in zip(classes, counts, strict=False):
         idx = np.flatnonzero(labels == cls)
         k = max(1, int(round(n * count / len(labels))))
         picked.append(rng.choice(idx, size=min(k, len(idx)), replace=False))

@@ -23,15 +23,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from medvision_app.events import CancelToken, Cancelled, Emit, ignore
+from medvision_app.events import Cancelled, CancelToken, Emit, ignore
 from medvision_app.search.config import SearchConfig
 from medvision_app.search.data import SearchData
 from medvision_app.search.enas_controller import Controller, Reinforce
-from medvision_app.training.engine import cpu_threads
 from medvision_app.search.enas_space import SHAPES, Arc, CellNetwork, supernet_layout
 from medvision_app.search.events import CandidateFinished, EnasEpochFinished
 from medvision_app.search.state import BudgetToken, save_state
 from medvision_app.search.trainer import pick_device
+from medvision_app.training.engine import cpu_threads
 from medvision_app.utils.atomic import atomic_path
 
 WEIGHTS = "enas.pt"
@@ -127,7 +127,7 @@ def run_enas(cfg: SearchConfig, folder: Path, data: SearchData, state: dict, *, 
                 token.raise_if_cancelled()
                 vidx = rng.choice(len(data.x_val), size=min(e.batch_size, len(data.x_val)), replace=False)
                 xv, yv = data.x_val[vidx], data.y_val[vidx]
-                arc, reward = reinforce.step(controller, c_opt, lambda a: _accuracy(supernet, a, xv, yv, device))
+                arc, reward = reinforce.step(controller, c_opt, lambda a, xv=xv, yv=yv: _accuracy(supernet, a, xv, yv, device))
                 rewards.append(reward)
             seconds = time.perf_counter() - started
             record = {"epoch": ep + 1, "shared_loss": loss_sum / max(1, seen), "shared_accuracy": correct / max(1, seen),

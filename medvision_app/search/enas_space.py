@@ -224,7 +224,7 @@ class CellNetwork(nn.Module):
         """The last cell's output map after ReLU, N x out_channels x h x w."""
         arc = self.arc or arc
         s0 = s1 = self.stem(x)
-        for kind, cell in zip(self.layout, self.cells):
+        for kind, cell in zip(self.layout, self.cells, strict=False):
             s0, s1 = s1, cell(s0, s1, arc.reduce if kind == "R" else arc.normal)
         return F.relu(s1)
 

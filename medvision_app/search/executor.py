@@ -27,7 +27,7 @@ class Executor(ABC):
     ) -> Iterator[tuple[CandidateTask, CandidateResult]]:
         """Train the tasks; call ``on_start`` as each begins and yield each as it ends."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most executors hold nothing
         """Release workers; the executor is not used afterwards."""
 
 

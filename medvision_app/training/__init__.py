@@ -38,4 +38,5 @@ __all__ = [
     "build_loss",
     "class_weights",
     "probabilities",
+    "resolve_device",
 ]

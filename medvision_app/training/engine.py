@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from medvision_app.evaluation.metrics import summary_metrics
-from medvision_app.events import CancelToken, Cancelled, Emit, Event, ignore
+from medvision_app.events import Cancelled, CancelToken, Emit, Event, ignore
 from medvision_app.training.errors import TrainingError
 from medvision_app.training.events import (
     BatchProgress,
