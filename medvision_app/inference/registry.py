@@ -7,7 +7,6 @@ is verified; shipped models can be verified but not removed.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -16,14 +15,13 @@ from medvision_app.inference.card import ModelCard
 from medvision_app.inference.errors import ModelError
 from medvision_app.inference.model import card_path_for, verify_bytes, verify_model
 from medvision_app.utils.atomic import atomic_write_bytes, atomic_write_text
+from medvision_app.utils.paths import user_data_dir
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 def user_models_dir() -> Path:
-    home = os.environ.get("MEDVISION_HOME")
-    base = Path(home) if home else Path.home() / ".local" / "share" / "medvision"
-    return base / "models"
+    return user_data_dir() / "models"
 
 
 @dataclass(frozen=True)
