@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from medvision_app.networks.enas_space import OPS, SHAPES, Arc, CellNetwork, supernet_layout, unused_nodes
 from medvision_app.search.enas_controller import Controller, Reinforce
-from medvision_app.search.enas_space import OPS, SHAPES, Arc, CellNetwork, supernet_layout, unused_nodes
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

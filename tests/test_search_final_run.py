@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from medvision_app.networks import ModelConfig, SearchedArchitecture, build_model
-from medvision_app.search.builder import build, count_parameters
-from medvision_app.search.enas_space import SHAPES, Arc, CellNetwork
-from medvision_app.search.genotype import parse
+from medvision_app.networks.builder import build, count_parameters
+from medvision_app.networks.enas_space import SHAPES, Arc, CellNetwork
+from medvision_app.networks.genotype import parse
 from medvision_app.utils.config_io import ConfigError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

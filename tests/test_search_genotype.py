@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from medvision_app.search.builder import InvalidGenotype, analyse, build, count_flops, count_parameters
-from medvision_app.search.genotype import (
+from medvision_app.networks.builder import InvalidGenotype, analyse, build, count_flops, count_parameters
+from medvision_app.networks.genotype import (
     GenotypeError,
     dumps,
     format_genotype,

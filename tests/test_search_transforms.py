@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medvision_app.search.builder import count_parameters, validate
-from medvision_app.search.genotype import IB, SEIB, C, P, format_genotype, initial_genotype, parse
+from medvision_app.networks.builder import count_parameters, validate
+from medvision_app.networks.genotype import IB, SEIB, C, P, format_genotype, initial_genotype, parse
 from medvision_app.search.transforms import add_block, add_layer, concat, random_child, repair, widen
 
 MNIST = (1, 28, 28)

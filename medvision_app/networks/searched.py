@@ -9,8 +9,9 @@ work on it as on any backbone. The networks are cut the way
 and any hidden ``FC``; ENAS's global pooling) and a new classifier in place
 of the genotype's last ``FC``.
 
-The search modules are imported inside the builders: the search package
-builds on the networks package, not the other way round.
+The genotype grammar, its builder and the ENAS cell space live in this
+package (``genotype``, ``builder``, ``enas_space``): the search package builds
+on the networks package, never the other way round (an import-linter contract).
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from __future__ import annotations
 from torch import nn
 
 from medvision_app.networks.backbones import Parts, _assemble, _gap
+from medvision_app.networks.builder import GenotypeNet, InvalidGenotype, analyse
 from medvision_app.networks.config import ModelConfig
+from medvision_app.networks.enas_space import Arc, CellNetwork
+from medvision_app.networks.genotype import FC, GenotypeError, parse
 from medvision_app.networks.model import MedVisionNet
 from medvision_app.networks.registry import register_model
 from medvision_app.networks.weights import WeightsError
@@ -39,9 +43,6 @@ def _identity_normalization(channels: int) -> dict:
 
 @register_model("genotype")
 def genotype(config: ModelConfig, num_classes: int, metadata_features: int = 0) -> MedVisionNet:
-    from medvision_app.search.builder import GenotypeNet, InvalidGenotype, analyse
-    from medvision_app.search.genotype import FC, GenotypeError, parse
-
     _from_scratch(config)
     text = config.architecture.text
     if not text.strip():
@@ -78,8 +79,6 @@ class _CellFeatures(nn.Module):
 
 @register_model("enas")
 def enas(config: ModelConfig, num_classes: int, metadata_features: int = 0) -> MedVisionNet:
-    from medvision_app.search.enas_space import Arc, CellNetwork
-
     _from_scratch(config)
     arch = config.architecture
     try:

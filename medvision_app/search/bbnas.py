@@ -25,13 +25,13 @@ from typing import Optional
 import numpy as np
 
 from medvision_app.events import Cancelled, CancelToken, Emit, ignore
-from medvision_app.search.builder import InvalidGenotype, count_flops, count_parameters
+from medvision_app.networks.builder import InvalidGenotype, count_flops, count_parameters
+from medvision_app.networks.genotype import format_genotype, initial_genotype, parse
 from medvision_app.search.candidates import CandidateResult, CandidateTask
 from medvision_app.search.config import SearchConfig
 from medvision_app.search.data import SearchData
 from medvision_app.search.events import CandidateFinished, CandidateStarted, IterationFinished
 from medvision_app.search.executor import Executor, LocalExecutor, make_executor
-from medvision_app.search.genotype import format_genotype, initial_genotype, parse
 from medvision_app.search.state import BEST, BudgetToken, save_state
 from medvision_app.search.transforms import random_child
 from medvision_app.utils.atomic import atomic_write_text

@@ -12,11 +12,11 @@ import torch
 
 from medvision_app.data.dataset import InMemoryDataset
 from medvision_app.events import Cancelled, CancelToken, Emit, ignore
-from medvision_app.search.builder import build
+from medvision_app.networks.builder import build
+from medvision_app.networks.genotype import parse
 from medvision_app.search.config import CandidateTraining
 from medvision_app.search.data import SearchData
 from medvision_app.search.events import CandidateEpoch
-from medvision_app.search.genotype import parse
 from medvision_app.training.engine import Trainer
 from medvision_app.training.events import EpochFinished
 from medvision_app.training.settings import EarlyStoppingConfig, TrainSettings

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from medvision_app.search.enas_space import OPS, Arc
+from medvision_app.networks.enas_space import OPS, Arc
 from medvision_app.training.engine import cpu_threads
 
 

@@ -24,10 +24,10 @@ import torch
 from torch import nn
 
 from medvision_app.events import Cancelled, CancelToken, Emit, ignore
+from medvision_app.networks.enas_space import SHAPES, Arc, CellNetwork, supernet_layout
 from medvision_app.search.config import SearchConfig
 from medvision_app.search.data import SearchData
 from medvision_app.search.enas_controller import Controller, Reinforce
-from medvision_app.search.enas_space import SHAPES, Arc, CellNetwork, supernet_layout
 from medvision_app.search.events import CandidateFinished, EnasEpochFinished
 from medvision_app.search.state import BudgetToken, save_state
 from medvision_app.search.trainer import pick_device

@@ -14,11 +14,11 @@ from typing import Optional
 
 from medvision_app.events import CancelToken, Emit, ignore
 from medvision_app.networks import SearchedArchitecture
+from medvision_app.networks.enas_space import SHAPES, Arc
 from medvision_app.search.bbnas import new_state, run_bbnas
 from medvision_app.search.config import SearchConfig
 from medvision_app.search.data import load_search_data
 from medvision_app.search.enas_search import new_enas_state, run_enas
-from medvision_app.search.enas_space import SHAPES, Arc
 from medvision_app.search.events import SearchFinished
 from medvision_app.search.executor import Executor
 from medvision_app.search.final import final_model_config, retrain_and_evaluate

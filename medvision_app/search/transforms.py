@@ -12,8 +12,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from medvision_app.search.builder import InvalidGenotype, count_parameters, validate
-from medvision_app.search.genotype import BLOCKS, C, Concat, Genotype, Layer, P, format_genotype
+from medvision_app.networks.builder import InvalidGenotype, count_parameters, validate
+from medvision_app.networks.genotype import BLOCKS, C, Concat, Genotype, Layer, P, format_genotype
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from medvision_app.networks.blocks import InceptionBlock, SEInceptionBlock
-from medvision_app.search.genotype import Layer, format_genotype
+from medvision_app.networks.genotype import Layer, format_genotype
 
 
 class InvalidGenotype(ValueError):
