@@ -23,6 +23,12 @@ def register(sub) -> None:
     export.add_argument("--citation", default="", help="how to cite the training data, for the card")
     export.add_argument("--limitation", action="append", default=[], metavar="TEXT",
                         help="a known limitation for the card (repeatable)")
+    export.add_argument("--modality", action="append", default=[], metavar="CODE",
+                        help="intended use: DICOM Modality code the model is for (US, MG, DX, CR) or dermoscopy; "
+                             "repeatable (default: inferred from the training data)")
+    export.add_argument("--body-part", help="intended use: body part, e.g. breast (default: inferred)")
+    export.add_argument("--input", dest="input_description", help="intended use: the input, e.g. "
+                        "'breast ultrasound, B-mode' (default: inferred)")
     export.set_defaults(func=cmd_export)
 
     predict = sub.add_parser("predict", help="classify images with a model (a .onnx file or a registered name)")
@@ -34,6 +40,9 @@ def register(sub) -> None:
     predict.add_argument("--gradcam", type=Path, metavar="RUN_DIR",
                          help="heatmaps by Grad-CAM from this training run's checkpoint (the run the model came from)")
     predict.add_argument("--cam-method", choices=("gradcam", "gradcam++"), default="gradcam")
+    predict.add_argument("--research-override", action="store_true",
+                         help="analyse images outside the model's intended use (another modality) anyway; "
+                              "each such result is marked as overridden")
     predict.add_argument("--layer", help="Grad-CAM target layer (default: the backbone's last spatial convolution)")
     patient = predict.add_argument_group(
         "patient metadata", "for models trained with metadata; each value overrides the DICOM header's "
@@ -65,11 +74,17 @@ def cmd_export(args) -> int:
     from medvision_app.inference.run_export import export_run
 
     result = export_run(args.run_dir, args.out, checkpoint=args.checkpoint, name=args.name, version=args.version,
-                        licence=args.licence, citation=args.citation, limitations=args.limitation)
+                        licence=args.licence, citation=args.citation, limitations=args.limitation,
+                        modalities=args.modality, body_part=args.body_part,
+                        input_description=args.input_description)
     diffs = ", ".join(f"{k} {v:.1e}" for k, v in result.diffs.items())
     print(f"{result.path}: exported {result.card.name} ({len(result.card.classes)} classes, "
           f"input {result.card.input_channels}x{result.card.input_size[0]}x{result.card.input_size[1]}); "
           f"max |ONNX - PyTorch| on {result.checked} real images: {diffs}")
+    card = result.card
+    print(f"intended use: {', '.join(card.modalities) or 'modality not known (say it with --modality)'}"
+          f"{', ' + card.body_part if card.body_part else ''}; heatmap: {card.heatmap_kind}"
+          f"{' (' + card.heatmap_note + ')' if card.heatmap_kind == 'none' else ''}")
     return 0
 
 
@@ -82,46 +97,80 @@ def _format_text(pred) -> str:
 
 
 def cmd_predict(args) -> int:
-    from medvision_app.explanation.overlay import save_overlay_png
     from medvision_app.imaging import open_image
+    from medvision_app.inference.intended_use import check_intended_use, image_modality
     from medvision_app.inference.model import load_model
     from medvision_app.inference.predict import predict
+    from medvision_app.inference.provenance_view import model_provenance
     from medvision_app.inference.registry import ModelRegistry
 
     model = load_model(ModelRegistry().resolve(args.model), device=args.device)
     explainer = _gradcam_for(args, model) if args.gradcam is not None else None
     failures = 0
     written: set[str] = set()
+    provenance = model_provenance(model.path)
     for path in args.paths:
         try:
             start = time.perf_counter()
             image = open_image(path)
             opened = time.perf_counter() - start
+            check = check_intended_use(model.card, image_modality(image))
+            if check.outside and not args.research_override:
+                _report_outside(args, path, model, check.note, provenance)
+                failures += 1
+                continue
             pred = predict(image, model, explainer=explainer, metadata=_patient_vector(args, model, image, path))
             # The image was opened here (the overlay needs it), so its decoding counts in "open".
             pred.timings["open"] += opened
+            if check.outside:
+                pred.status, pred.reason, pred.research_override = "outside_intended_use", check.note, True
         except (ImageOpenError, ModelError) as exc:
             print(f"error: {exc}", file=sys.stderr)
+            _report_failed(args, path, str(exc), provenance)
             failures += 1
             continue
         except ConfigError as exc:  # a preprocessing step that does not fit this image
             print(f"error: {path}: {exc}", file=sys.stderr)
+            _report_failed(args, path, str(exc), provenance)
             failures += 1
             continue
-        if args.heatmap is not None and pred.heatmap is not None:
-            name = f"{path.stem}.heatmap.png"
-            # Same-named images from different folders must not overwrite each other.
-            index = 1
-            while name in written:
-                index += 1
-                name = f"{path.stem}-{index}.heatmap.png"
-            written.add(name)
-            save_overlay_png(args.heatmap / name, image.display(0), pred.heatmap)
+        if args.heatmap is not None:
+            _write_heatmap(args.heatmap, path, image, pred, written)
         if args.json:
-            print(json.dumps(pred.to_dict()))
+            print(json.dumps({**pred.to_dict(), "provenance": provenance}))
         else:
             print(_format_text(pred))
     return 2 if failures else 0
+
+
+def _write_heatmap(folder: Path, path: Path, image, pred, written: set[str]) -> None:
+    """One overlay PNG per image, or one line on stderr saying why there is none."""
+    from medvision_app.explanation.overlay import save_overlay_png
+
+    if pred.heatmap is None:
+        print(f"warning: {path}: no heatmap: {pred.heatmap_note}", file=sys.stderr)
+        return
+    name = f"{path.stem}.heatmap.png"
+    # Same-named images from different folders must not overwrite each other.
+    index = 1
+    while name in written:
+        index += 1
+        name = f"{path.stem}-{index}.heatmap.png"
+    written.add(name)
+    save_overlay_png(folder / name, image.display(0), pred.heatmap)
+
+
+def _report_outside(args, path, model, note: str, provenance: str) -> None:
+    print(f"error: {path}: outside the intended use of {model.card.name}: {note} "
+          "(--research-override analyses it anyway)", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"source": str(path), "status": "outside_intended_use", "reason": note,
+                          "model": model.identity, "provenance": provenance}))
+
+
+def _report_failed(args, path, reason: str, provenance: str) -> None:
+    if args.json:
+        print(json.dumps({"source": str(path), "status": "failed", "reason": reason, "provenance": provenance}))
 
 
 def _patient_vector(args, model, image, path):

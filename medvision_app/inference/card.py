@@ -18,6 +18,11 @@ CARD_KEY = "medvision.model_card"
 CARD_HASH_KEY = "medvision.model_card_sha256"
 INTENDED_USE = "Decision support for research; not a diagnosis."
 
+# How an exported model explains itself (``ModelCard.heatmap``).
+HEATMAP_ATTENTION = "soft-attention"  # the graph outputs the K attention maps
+HEATMAP_CAM = "cam"  # the graph outputs class activation maps (classes x h x w)
+HEATMAP_NONE = "none"  # neither: ``heatmap_note`` says why; Grad-CAM from the run folder
+
 
 @dataclass
 class MetricValue:
@@ -69,6 +74,13 @@ class ModelCard:
     training_data: TrainingData = field(default_factory=TrainingData)
     metrics: dict[str, MetricValue] = field(default_factory=dict)
     intended_use: str = INTENDED_USE
+    # What the model was trained on, for the intended-use check: DICOM Modality
+    # codes ("US", "MG", "DX", "CR") or "dermoscopy"; empty when not known.
+    modalities: list[str] = field(default_factory=list)
+    body_part: str = ""
+    input_description: str = ""
+    heatmap: str = ""  # HEATMAP_*; "" on cards written before the field existed
+    heatmap_note: str = ""
     limitations: list[str] = field(default_factory=list)
     created: str = ""
     medvision_version: str = __version__
@@ -92,6 +104,13 @@ class ModelCard:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def heatmap_kind(self) -> str:
+        """The card's ``heatmap``, derived for older cards (attention or none)."""
+        if self.heatmap:
+            return self.heatmap
+        return HEATMAP_ATTENTION if self.attention else HEATMAP_NONE
 
     def pipeline(self):
         """The preprocessing as a ``PipelineConfig``; ConfigError when a step is invalid."""

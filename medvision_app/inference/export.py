@@ -1,7 +1,10 @@
 """PyTorch network -> one verified ``.onnx`` file with its model card.
 
-The exported graph outputs class probabilities (softmax inside the graph) and,
-for Soft-Attention networks, the attention maps; its batch axis is dynamic.
+The exported graph outputs class probabilities (softmax inside the graph) and
+a heatmap source: the attention maps of Soft-Attention networks, else the
+class activation maps (:mod:`medvision_app.explanation.cam`) where the head
+allows them, so the file alone explains its predictions; its batch axis is
+dynamic.
 Before the file is written the graph is run by onnxruntime on real inputs and
 compared with PyTorch: a difference above the tolerance refuses the export.
 """
@@ -20,11 +23,19 @@ import onnx
 import torch
 from torch import nn
 
-from medvision_app.inference.card import CARD_HASH_KEY, CARD_KEY, ModelCard
+from medvision_app.inference.card import (
+    CARD_HASH_KEY,
+    CARD_KEY,
+    HEATMAP_ATTENTION,
+    HEATMAP_CAM,
+    HEATMAP_NONE,
+    ModelCard,
+)
 from medvision_app.inference.errors import ModelError
 from medvision_app.inference.hashing import canonical_bytes, graph_sha256, text_sha256
 from medvision_app.inference.model import (
     ATTENTION_OUTPUT,
+    CAM_OUTPUT,
     IMAGE_INPUT,
     METADATA_INPUT,
     PROBS_OUTPUT,
@@ -40,15 +51,28 @@ OPSET = 17
 
 
 class _ProbabilityGraph(nn.Module):
-    """What is exported: the network plus softmax, attention maps as a second output."""
+    """What is exported: the network plus softmax, attention maps or class activation maps second."""
 
-    def __init__(self, net: nn.Module, with_metadata: bool, with_attention: bool) -> None:
+    def __init__(self, net: nn.Module, with_metadata: bool, with_attention: bool,
+                 cam: Optional[nn.Module] = None) -> None:
         super().__init__()
         self.net = net
         self.with_metadata = with_metadata
         self.with_attention = with_attention
+        self.cam = cam
+
+    def _logits_and_cam(self, image, metadata):
+        # MedVisionNet.forward_with_attention, keeping the feature maps for the CAM.
+        net = self.net
+        x = image.expand(-1, 3, -1, -1) if net.gray_to_rgb else image
+        extra = net.metadata(metadata.to(x.dtype)) if net.metadata is not None else None
+        fmap = net.features(x)  # N x C x h x w
+        logits, _ = net.head(net.neck(fmap), extra)
+        return logits, self.cam(fmap)
 
     def _logits_and_maps(self, image, metadata):
+        if self.cam is not None:
+            return self._logits_and_cam(image, metadata)
         if hasattr(self.net, "forward_with_attention"):
             return self.net.forward_with_attention(image, metadata)
         out = self.net(image, metadata) if self.with_metadata else self.net(image)
@@ -57,7 +81,7 @@ class _ProbabilityGraph(nn.Module):
     def forward(self, image: torch.Tensor, metadata: Optional[torch.Tensor] = None):
         logits, maps = self._logits_and_maps(image, metadata)
         probs = torch.softmax(logits.float(), dim=1)
-        if self.with_attention:
+        if self.with_attention or self.cam is not None:
             return probs, maps
         return probs
 
@@ -67,10 +91,25 @@ def _module_has_attention(net: nn.Module) -> bool:
     return bool(flag() if callable(flag) else flag)
 
 
+def _cam_for(net: nn.Module, with_attention: bool) -> tuple[Optional[nn.Module], str, str]:
+    """(CAM module or None, card ``heatmap``, card ``heatmap_note``) for ``net``."""
+    if with_attention:
+        return None, HEATMAP_ATTENTION, "the Soft-Attention maps (mean of K, or each)"
+    from medvision_app.explanation.cam import ClassActivationMaps, cam_support
+
+    reason = cam_support(net)
+    if reason is not None:
+        return None, HEATMAP_NONE, (f"no heatmap in the file: {reason}; use Grad-CAM with the training run "
+                                    "(medvision predict --gradcam RUN_DIR)")
+    return (ClassActivationMaps(net), HEATMAP_CAM,
+            "class activation maps: the last feature maps weighted by the head's weights")
+
+
 def _to_onnx_bytes(graph: _ProbabilityGraph, images: torch.Tensor, metadata: Optional[torch.Tensor]) -> bytes:
     args: tuple = (images[:1],) if metadata is None else (images[:1], metadata[:1])
     input_names = [IMAGE_INPUT] + ([METADATA_INPUT] if metadata is not None else [])
     output_names = [PROBS_OUTPUT] + ([ATTENTION_OUTPUT] if graph.with_attention else [])
+    output_names += [CAM_OUTPUT] if graph.cam is not None else []
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter is deprecated but is the one that writes a single file.
@@ -179,10 +218,13 @@ def export_module(
     was_training = net.training
     net.eval()
     try:
-        graph = _ProbabilityGraph(net, meta is not None, _module_has_attention(net))
-        if graph.with_attention != card.attention:
+        with_attention = _module_has_attention(net)
+        if with_attention != card.attention:
             raise ModelError(out, f"card says attention={card.attention} but the network "
-                                  f"{'has' if graph.with_attention else 'has no'} Soft-Attention")
+                                  f"{'has' if with_attention else 'has no'} Soft-Attention")
+        cam, heatmap, note = _cam_for(net, with_attention)
+        card = dataclasses.replace(card, heatmap=heatmap, heatmap_note=note)
+        graph = _ProbabilityGraph(net, meta is not None, with_attention, cam)
         # With torch 2.14 the TorchScript exporter alters a BatchNorm network's
         # parameters in place (its PyTorch outputs change after the export):
         # export a copy so the check and the caller keep the untouched network.

@@ -27,6 +27,7 @@ from medvision_app.utils.config_io import ConfigError
 
 PROBS_OUTPUT = "probabilities"
 ATTENTION_OUTPUT = "attention"
+CAM_OUTPUT = "cam"
 IMAGE_INPUT = "image"
 METADATA_INPUT = "metadata"
 
@@ -71,6 +72,10 @@ class LoadedModel:
     def has_attention(self) -> bool:
         return ATTENTION_OUTPUT in self.session.output_names
 
+    @property
+    def has_cam(self) -> bool:
+        return CAM_OUTPUT in self.session.output_names
+
 
 def card_path_for(model_path: str | Path) -> Path:
     """Where the JSON card beside a model lives: ``name.onnx`` -> ``name.card.json``."""
@@ -112,6 +117,9 @@ def _check_card_against_graph(path: Path, card: ModelCard, model: onnx.ModelProt
     if card.attention != (ATTENTION_OUTPUT in outputs):
         raise ModelError(path, f"card says attention={card.attention} but the graph "
                                f"{'has' if ATTENTION_OUTPUT in outputs else 'has no'} attention output")
+    if (card.heatmap_kind == "cam") != (CAM_OUTPUT in outputs):
+        raise ModelError(path, f"card says heatmap={card.heatmap_kind!r} but the graph "
+                               f"{'has' if CAM_OUTPUT in outputs else 'has no'} {CAM_OUTPUT!r} output")
 
 
 def verify_bytes(path: str | Path, data: bytes, *, side_card: bool = True) -> VerifiedModel:

@@ -17,6 +17,7 @@ from medvision_app.inference.card import ModelCard
 from medvision_app.inference.errors import ModelError
 from medvision_app.inference.model import (
     ATTENTION_OUTPUT,
+    CAM_OUTPUT,
     IMAGE_INPUT,
     METADATA_INPUT,
     PROBS_OUTPUT,
@@ -33,6 +34,12 @@ if TYPE_CHECKING:
 ImageLike = Union[str, Path, "MedicalImage", np.ndarray]
 
 
+# Status of one image's analysis (``predict --json`` and the AI panel).
+STATUS_OK = "ok"
+STATUS_OUTSIDE = "outside_intended_use"
+STATUS_FAILED = "failed"
+
+
 @dataclass
 class Prediction:
     """The result of :func:`predict`.
@@ -40,33 +47,72 @@ class Prediction:
     Attributes
     ----------
     probabilities : dict class name -> probability (they sum to 1)
-    predicted : str, the most probable class
-    heatmap : ndarray float32 (rows, columns) in [0, 1] on the original
-        image's grid, or None (no attention output and no explainer)
-    heatmap_kind : "soft-attention", "grad-cam"... or None
+    predicted : str, the class chosen (the card's operating threshold when it
+        has one, else the most probable)
+    heatmap_kind : "soft-attention", "cam", "grad-cam"... or None
     model : str, the model's identity (name, version, hash prefix)
     provider : str, the onnxruntime provider that ran the graph
     timings : dict stage -> seconds (open, preprocess, infer, heatmap)
     source : str, the file predicted, or "<array>"
+    model_space : ndarray (h, w) in [0, 1], the heatmap in model space (the
+        CAM of the predicted class, the sum of the attention maps), or None
+    attention_maps : ndarray (K, h, w), the Soft-Attention maps, or None
+    geometry : the map from the original image to model space
+    original_shape : (rows, columns) of the image predicted
+    heatmap_note : why there is no heatmap, when there is none
+    status, reason : ``STATUS_*`` and, unless ok, why
+    research_override : analysed although outside intended use, on the user's explicit request
     """
 
     probabilities: dict[str, float]
     predicted: str
-    heatmap: Optional[np.ndarray]
     heatmap_kind: Optional[str]
     model: str
     provider: str
     timings: dict[str, float] = field(default_factory=dict)
     source: str = "<array>"
+    model_space: Optional[np.ndarray] = None
+    attention_maps: Optional[np.ndarray] = None
+    geometry: Optional[object] = None
+    original_shape: Optional[tuple[int, int]] = None
+    heatmap_note: str = ""
+    status: str = STATUS_OK
+    reason: str = ""
+    research_override: bool = False
+    _registered: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
 
     @property
     def confidence(self) -> float:
         return self.probabilities[self.predicted]
 
+    @property
+    def heatmap(self) -> Optional[np.ndarray]:
+        """The heatmap on the original image's grid, float32 in [0, 1], or None (computed once, on first use)."""
+        if self._registered is None and self.model_space is not None:
+            self._registered = self.heatmap_on(self.original_shape)
+        return self._registered
+
+    def heatmap_on(self, shape: tuple[int, int], maps: Optional[np.ndarray] = None) -> np.ndarray:
+        """A model-space map (default :attr:`model_space`) registered onto a grid of ``shape``.
+
+        ``shape`` may be coarser than the original: the same field of view at
+        a lower resolution (what the viewer draws under a transform).
+        """
+        from medvision_app.explanation.attention import normalise
+
+        source = self.model_space if maps is None else maps
+        if source is None or self.geometry is None:
+            raise ValueError("this prediction has no heatmap")
+        # Renormalised on the target grid: bilinear sampling rarely lands on the model-space peak.
+        return normalise(self.geometry.to_original(source, tuple(shape)))
+
     def to_dict(self) -> dict:
         """JSON-able summary (without the heatmap array)."""
         return {
             "source": self.source,
+            "status": self.status,
+            "reason": self.reason,
+            "research_override": self.research_override,
             "predicted": self.predicted,
             "probabilities": dict(self.probabilities),
             "model": self.model,
@@ -74,6 +120,18 @@ class Prediction:
             "heatmap": self.heatmap_kind,
             "timings_ms": {k: round(v * 1000, 3) for k, v in self.timings.items()},
         }
+
+
+def decide(probs: np.ndarray, card: ModelCard) -> int:
+    """Index of the class reported: the card's operating threshold on a two-class model, else argmax.
+
+    ``card.threshold`` (when a card has one) is the probability of the first
+    class at or above which the first class is reported.
+    """
+    threshold = getattr(card, "threshold", None)
+    if isinstance(threshold, (int, float)) and len(probs) == 2:
+        return 0 if float(probs[0]) >= float(threshold) else 1
+    return int(np.argmax(probs))
 
 
 def _normalisation(card: ModelCard) -> Optional[tuple[np.ndarray, np.ndarray]]:
@@ -130,6 +188,7 @@ def predict_batch(tensors: np.ndarray, model: LoadedModel, *, metadata: Optional
                                          f"{model.card.metadata_features}")
         feeds[METADATA_INPUT] = meta
     wanted = [PROBS_OUTPUT] + ([ATTENTION_OUTPUT] if attention and model.has_attention else [])
+    wanted += [CAM_OUTPUT] if attention and model.has_cam else []
     return model.session.run(feeds, wanted)
 
 
@@ -195,31 +254,39 @@ def predict(
     timings["infer"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    index = int(np.argmax(probs))
-    registered, kind = None, None
+    index = decide(probs, card)
+    model_space, maps, kind, note = None, None, None, ""
     if heatmap:
-        model_space = None
-        if explainer is not None:
-            model_space, kind = explainer(tensor, index), getattr(explainer, "kind", "grad-cam")
-        elif ATTENTION_OUTPUT in outputs:
-            from medvision_app.explanation.attention import attention_heatmap
-
-            model_space, kind = attention_heatmap(outputs[ATTENTION_OUTPUT][0]), "soft-attention"
-        if model_space is not None:
-            from medvision_app.explanation.attention import normalise
-
-            # Renormalised on the original grid: bilinear sampling rarely lands on the model-space peak.
-            registered = normalise(geometry.to_original(model_space, display.shape[:2]))
+        model_space, maps, kind, note = _model_space_heatmap(outputs, tensor, index, explainer, card)
     timings["heatmap"] = time.perf_counter() - start
 
     return Prediction(
         probabilities={name: float(p) for name, p in zip(card.classes, probs, strict=False)},
         predicted=card.classes[index],
-        heatmap=registered,
         heatmap_kind=kind,
         model=loaded.identity,
         provider=loaded.provider,
         timings=timings,
         source=source,
+        model_space=model_space,
+        attention_maps=maps,
+        geometry=geometry,
+        original_shape=tuple(display.shape[:2]),
+        heatmap_note=note,
     )
 
+
+def _model_space_heatmap(outputs, tensor, index, explainer, card):
+    """(map (h, w) in [0, 1], attention maps (K, h, w) or None, kind, note when there is no map)."""
+    from medvision_app.explanation.attention import attention_heatmap, normalise
+
+    if explainer is not None:
+        return normalise(explainer(tensor, index)), None, getattr(explainer, "kind", "grad-cam"), ""
+    if ATTENTION_OUTPUT in outputs:
+        maps = np.asarray(outputs[ATTENTION_OUTPUT][0], dtype=np.float32)
+        return attention_heatmap(maps), maps, "soft-attention", ""
+    if CAM_OUTPUT in outputs:
+        return normalise(outputs[CAM_OUTPUT][0][index]), None, "cam", ""
+    note = card.heatmap_note or ("the model file has no attention or class activation output "
+                                 "(exported before MedVision wrote them); re-export it, or use --gradcam RUN_DIR")
+    return None, None, None, note

@@ -125,6 +125,38 @@ def _training_data(config, table, parts) -> TrainingData:
                         class_counts=counts, file_list_sha256=file_list_sha256(names))
 
 
+def _first_dicom_facts(parts) -> tuple[Optional[str], Optional[str]]:
+    """Modality and body part of the first training file that is DICOM (headers only), else Nones."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    from medvision_app.imaging.dicom_header import metadata_from_dataset
+
+    paths = getattr(parts.get("train"), "paths", None)
+    for path in list(paths or [])[:1]:
+        try:
+            meta = metadata_from_dataset(pydicom.dcmread(path, stop_before_pixels=True))
+        except (InvalidDicomError, OSError, ValueError, TypeError):  # a raster file: nothing to infer
+            return None, None
+        return meta.modality, meta.body_part
+    return None, None
+
+
+def _with_intended_use(card, config, parts, modalities, body_part, input_description):
+    import dataclasses
+
+    from medvision_app.inference.intended_use import infer_intended_use
+
+    modality, part = _first_dicom_facts(parts)
+    guess = infer_intended_use(Path(config.data.path).name, modality, part)
+    return dataclasses.replace(
+        card,
+        modalities=list(modalities) if modalities else guess[0],
+        body_part=body_part if body_part is not None else guess[1],
+        input_description=input_description if input_description is not None else guess[2],
+    )
+
+
 def export_run(
     run_dir: str | Path,
     out: Optional[str | Path] = None,
@@ -135,10 +167,17 @@ def export_run(
     licence: str = "",
     citation: str = "",
     limitations: Optional[list[str]] = None,
+    modalities: Optional[list[str]] = None,
+    body_part: Optional[str] = None,
+    input_description: Optional[str] = None,
     emit: Emit = ignore,
     cancel: Optional[CancelToken] = None,
 ) -> ExportResult:
     """Export ``run_dir`` to ``out`` (default ``run_dir/model.onnx``); see :func:`export_module`.
+
+    ``modalities``, ``body_part`` and ``input_description`` (the card's
+    intended use) are inferred from the training data where not given
+    (:func:`~medvision_app.inference.intended_use.infer_intended_use`).
 
     ``emit`` receives :class:`~medvision_app.events.Progress` for the three
     steps (load the run, read check samples, export and check); ``cancel`` is
@@ -184,6 +223,7 @@ def export_run(
     except (DataError, ImageOpenError, OSError) as exc:
         raise ModelError(run_dir, f"cannot read real samples for the export check: {exc}") from None
     data = _training_data(config, table, parts)
+    card = _with_intended_use(card, config, parts, modalities, body_part, input_description)
     card.training_data = TrainingData(source=data.source, licence=licence, citation=citation, split=data.split,
                                       class_counts=data.class_counts, file_list_sha256=data.file_list_sha256)
     if cancel is not None:
