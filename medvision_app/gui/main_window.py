@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -32,6 +32,7 @@ from medvision_app.gui.status_bar import ViewerStatusBar
 from medvision_app.gui.study_browser import StudyBrowser
 from medvision_app.gui.theme import THEMES, apply_theme, current_theme, icon
 from medvision_app.gui.viewer_grid import ViewerGrid
+from medvision_app.gui.window_geometry import dock_widths, keep_on_screen, place_new_window, scrolling
 from medvision_app.gui.workers import start_worker
 from medvision_app.imaging.viewing import display_float_reduced
 
@@ -57,11 +58,13 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Optional[QSettings] = None, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.settings = settings or QSettings("MedVision", "MedVision")
+        # Docks are sized on first show unless a saved layout is restored (docks save one while being built).
+        self._default_layout_pending = not self.settings.contains("windowState")
         self.setWindowTitle("MedVision")
         self.setWindowIcon(icon("app"))
         self.setObjectName("MainWindow")
         self.setAcceptDrops(True)
-        self.resize(1500, 940)
+        place_new_window(self)  # from the screen's free area; _restore may replace it
         self._open_after_scan = False
         self._panel_key = None  # (image, frame) the preview panels show
         self._panel_busy = self._panel_stale = False
@@ -79,9 +82,6 @@ class MainWindow(QMainWindow):
             "augmentation": self._dock("Augmentation preview", self.augmentation, Qt.DockWidgetArea.RightDockWidgetArea),
         }
         self.tabifyDockWidget(self.docks["preprocessing"], self.docks["augmentation"])
-        self.docks["preprocessing"].raise_()
-        self.resizeDocks([self.docks["browser"], self.docks["histogram"]], [330, 420], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["histogram"], self.docks["preprocessing"]], [240, 600], Qt.Orientation.Vertical)
         self.status = ViewerStatusBar()
         self.setStatusBar(self.status)
         self.notifications = NotificationArea(self)
@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{title}")  # saveState() identifies docks by name
-        dock.setWidget(widget)
+        dock.setWidget(scrolling(widget))
         self.addDockWidget(area, dock)
         dock.dockLocationChanged.connect(self._save_layout)
         dock.topLevelChanged.connect(self._save_layout)
@@ -366,6 +366,7 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
+            keep_on_screen(self)  # saved on a monitor that may be gone, or larger than this one
         state = self.settings.value("windowState")
         if isinstance(state, QByteArray):
             self.restoreState(state)
@@ -387,6 +388,23 @@ class MainWindow(QMainWindow):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self.notifications.relayout()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not event.spontaneous():
+            keep_on_screen(self)  # the window manager's frame is known now
+        if self._default_layout_pending:
+            self._default_layout_pending = False
+            QTimer.singleShot(0, self, self._default_dock_sizes)
+
+    def _default_dock_sizes(self) -> None:
+        # Before the first show the docks' sizes are rescaled away; after it they hold.
+        self.docks["preprocessing"].raise_()
+        self.resizeDocks([self.docks["browser"], self.docks["histogram"]], list(dock_widths(self.width())),
+                         Qt.Orientation.Horizontal)
+        height = self.centralWidget().height()
+        self.resizeDocks([self.docks["histogram"], self.docks["preprocessing"]], [int(height * 0.3), int(height * 0.7)],
+                         Qt.Orientation.Vertical)
 
     def recent(self) -> list[str]:
         value = self.settings.value("recent", [])
