@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "medvision_app.cli.model_cmds",
     "medvision_app.cli.train_cmds",
     "medvision_app.cli.search_cmds",
+    "medvision_app.cli.job_cmds",
     "medvision_app.cli.gui_cmd",
 ]
 

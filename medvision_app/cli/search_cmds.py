@@ -6,7 +6,6 @@ import argparse
 import json
 import re
 import sys
-import time
 from pathlib import Path
 
 from medvision_app.cli.main import CliError
@@ -109,8 +108,10 @@ def _config(args: argparse.Namespace):
 
 def _search(args: argparse.Namespace) -> int:
     from medvision_app.data.errors import DataError
-    from medvision_app.search import resume_search, start_search
-    from medvision_app.search.state import SearchStateError
+    from medvision_app.jobs import JobSpec, default_run_dir
+    from medvision_app.jobs.execute import run_for_cli
+    from medvision_app.search.state import SearchStateError, load_state
+    from medvision_app.utils.config_io import to_dict
 
     display = _Display()
     out = args.resume or args.out
@@ -121,21 +122,23 @@ def _search(args: argparse.Namespace) -> int:
             out = args.resume
             overrides = {"budget_seconds": parse_duration(args.budget) if args.budget else None,
                          "max_iterations": args.max_iterations, "workers": args.workers}
-            summary = resume_search(out, emit=display, overrides=overrides)
+            config = load_state(out).get("config", {})
+            spec = JobSpec("search", config, str(out), resume=True,
+                           overrides={k: v for k, v in overrides.items() if v is not None})
         else:
             if not (args.method or args.config):
                 raise CliError("search: --method or --config is required")
-            cfg = _config(args)
-            out = args.out or Path("searches") / f"{cfg.method}-{time.strftime('%Y%m%d-%H%M%S')}"
-            summary = start_search(cfg, out, emit=display)
+            cfg = to_dict(_config(args))
+            out = args.out or default_run_dir("search", cfg)
+            spec = JobSpec("search", cfg, str(out))
+        status, summary = run_for_cli(spec, emit=display)
     except (DataError, SearchStateError) as exc:
         raise CliError(str(exc)) from None
     except KeyboardInterrupt:
         print(f"interrupted; resume with: medvision search --resume {out}", file=sys.stderr)
         return 130
-    final = summary.get("final") or {}
-    result = summary.get("result") or {}
-    print(json.dumps({"search_dir": str(out), "stop_reason": summary.get("stop_reason"),
-                      "genotype": result.get("genotype"), "params": result.get("params"),
-                      "val_accuracy": result.get("val_accuracy"), "final": final.get("runs")}))
+    if status == "cancelled":
+        print(f"cancelled; resume with: medvision search --resume {out}", file=sys.stderr)
+        return 130
+    print(json.dumps(summary))
     return 0

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import json
 import signal
 import sys
-import time
 from pathlib import Path
 
 from medvision_app.cli.main import CliError
-from medvision_app.events import Cancelled, CancelToken, Event, Progress
+from medvision_app.events import CancelToken, Event, Progress
 
 
 def register(subparsers) -> None:
@@ -71,7 +69,10 @@ def _load_config(path: Path, overrides: list[str]):
 
 
 def _train(args: argparse.Namespace) -> int:
-    from medvision_app.training.run import resume_run, start_run
+    from medvision_app.jobs import JobSpec, default_run_dir
+    from medvision_app.jobs.execute import run_for_cli
+    from medvision_app.jobs.summary import skipped_images
+    from medvision_app.utils.config_io import to_dict
 
     cancel = CancelToken()
     if args.resume is not None:
@@ -80,32 +81,32 @@ def _train(args: argparse.Namespace) -> int:
         if not (args.resume / "config.json").is_file():
             raise CliError(f"{args.resume}: not a run folder (no config.json)")
         run_dir = args.resume
-        job = functools.partial(resume_run, run_dir)
+        spec = JobSpec("train", _run_config(run_dir), str(run_dir), resume=True)
     else:
-        config = _load_config(args.config, args.overrides)
-        run_dir = args.out or Path("runs") / f"{config.model.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        job = functools.partial(start_run, config, run_dir, config_file=args.config)
-    try:
-        with _ctrl_c_cancels(cancel):
-            result = job(emit=_loading_bar, cancel=cancel, progress=True)
-    except Cancelled:
-        print("cancelled while loading the data", file=sys.stderr)
-        return 130
-    if result.reason == "cancelled":
+        config = to_dict(_load_config(args.config, args.overrides))
+        run_dir = args.out or default_run_dir("train", config)
+        spec = JobSpec("train", config, str(run_dir), config_file=str(args.config))
+    # The job layer names the run folder, records the job and writes events.jsonl, as for the GUI's jobs.
+    with _ctrl_c_cancels(cancel):
+        status, summary = run_for_cli(spec, emit=_loading_bar, cancel=cancel, progress=True)
+    if status == "cancelled":
         if (run_dir / "checkpoints" / "last.pt").is_file():
             print(f"resume with: medvision train --resume {run_dir}", file=sys.stderr)
+        elif summary.get("epochs") is None:
+            print("cancelled while loading the data", file=sys.stderr)
         return 130
-    skipped = run_dir / "skipped.csv"
-    if skipped.is_file():
-        count = len(skipped.read_text(encoding="utf-8").splitlines()) - 1
-        print(f"warning: {count} unreadable image(s) were left out; see {skipped}", file=sys.stderr)
-    eval_path = run_dir / "eval.json"
-    summary = {"run_dir": str(run_dir), "epochs": result.epochs_run, "stopped": result.reason}
-    if eval_path.is_file():
-        report = json.loads(eval_path.read_text(encoding="utf-8"))
-        summary.update({k: report.get(k) for k in ("split", "accuracy", "balanced_accuracy", "auc")})
+    count = skipped_images(run_dir)
+    if count is not None:
+        print(f"warning: {count} unreadable image(s) were left out; see {run_dir / 'skipped.csv'}", file=sys.stderr)
     print(json.dumps(summary))
     return 0
+
+
+def _run_config(run_dir: Path) -> dict:
+    try:
+        return json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CliError(f"{run_dir / 'config.json'}: cannot read: {exc}") from None
 
 
 def _evaluate(args: argparse.Namespace) -> int:
