@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from medvision_app.utils.config_schema import option
+
 __all__ = [
     "AugmentationConfig",
     "RotationConfig",
@@ -38,9 +40,11 @@ class RotationConfig:
     ENAS: ``choices = [90, 180, 270]``.
     """
 
-    probability: float = 0.0
-    degrees: tuple[float, float] = (0.0, 0.0)
-    choices: list[float] = field(default_factory=list)
+    probability: float = option(0.0, help="Chance that a sample gets this transform.", range=(0.0, 1.0))
+    degrees: tuple[float, float] = option((0.0, 0.0), help="Low and high angle of a uniform rotation.",
+                                          range=(-360.0, 360.0), unit="degrees")
+    choices: list[float] = option(help="Angles to pick from instead of the uniform range (e.g. 90, 180, 270).",
+                                  default_factory=list, range=(-360.0, 360.0), unit="degrees")
 
     def __post_init__(self) -> None:
         _check_probability("rotation", self.probability)
@@ -55,9 +59,10 @@ class TranslationConfig:
     When ``pixels`` is 0, ``fraction`` of the image size is used instead.
     """
 
-    probability: float = 0.0
-    pixels: float = 0.0
-    fraction: float = 0.0
+    probability: float = option(0.0, help="Chance that a sample gets this transform.", range=(0.0, 1.0))
+    pixels: float = option(0.0, help="Largest shift along each axis (0: use fraction).", range=(0.0, None),
+                           unit="pixels")
+    fraction: float = option(0.0, help="Largest shift as a fraction of the image size.", range=(0.0, 1.0))
 
     def __post_init__(self) -> None:
         _check_probability("translation", self.probability)
@@ -71,8 +76,9 @@ class TranslationConfig:
 class ShearConfig:
     """Shear angles along x and y, each uniform in ``[-degrees, degrees]``."""
 
-    probability: float = 0.0
-    degrees: float = 0.0
+    probability: float = option(0.0, help="Chance that a sample gets this transform.", range=(0.0, 1.0))
+    degrees: float = option(0.0, help="Largest shear angle along each axis (below 90).", range=(0.0, 89.9),
+                            unit="degrees")
 
     def __post_init__(self) -> None:
         _check_probability("shear", self.probability)
@@ -84,8 +90,8 @@ class ShearConfig:
 class ZoomConfig:
     """Scale factor uniform in ``[1 - amount, 1 + amount]`` (P-NET: 0.2)."""
 
-    probability: float = 0.0
-    amount: float = 0.0
+    probability: float = option(0.0, help="Chance that a sample gets this transform.", range=(0.0, 1.0))
+    amount: float = option(0.0, help="Scale drawn from 1 - amount to 1 + amount (below 1).", range=(0.0, 0.99))
 
     def __post_init__(self) -> None:
         _check_probability("zoom", self.probability)
@@ -97,8 +103,9 @@ class ZoomConfig:
 class SvdConfig:
     """Low-rank reconstruction with ``k`` drawn from ``ranks`` (ENAS: 25, 35, 45)."""
 
-    probability: float = 0.0
-    ranks: list[int] = field(default_factory=lambda: [25, 35, 45])
+    probability: float = option(0.0, help="Chance that a sample gets this transform.", range=(0.0, 1.0))
+    ranks: list[int] = option(help="Ranks k of the low-rank reconstruction, one drawn per sample.",
+                              default_factory=lambda: [25, 35, 45], range=(1, None))
 
     def __post_init__(self) -> None:
         _check_probability("svd", self.probability)
@@ -122,13 +129,13 @@ class AugmentationConfig:
     translation: TranslationConfig = field(default_factory=TranslationConfig)
     shear: ShearConfig = field(default_factory=ShearConfig)
     zoom: ZoomConfig = field(default_factory=ZoomConfig)
-    horizontal_flip: float = 0.0
-    vertical_flip: float = 0.0
-    invert: float = 0.0
+    horizontal_flip: float = option(0.0, help="Chance of a left-right flip.", range=(0.0, 1.0))
+    vertical_flip: float = option(0.0, help="Chance of an up-down flip.", range=(0.0, 1.0))
+    invert: float = option(0.0, help="Chance of intensity inversion (P-NET).", range=(0.0, 1.0))
     svd: SvdConfig = field(default_factory=SvdConfig)
-    fill: float = 0.0
-    interpolation: Literal["bilinear", "nearest"] = "bilinear"
-    description: str = ""
+    fill: float = option(0.0, help="Value of pixels moved in from outside the image.", range=(0.0, 1.0))
+    interpolation: Literal["bilinear", "nearest"] = option("bilinear", help="Resampling of the affine transform.")
+    description: str = option("", help="A note saved with the settings.")
 
     def __post_init__(self) -> None:
         _check_probability("horizontal_flip", self.horizontal_flip)

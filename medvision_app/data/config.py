@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
+from dataclasses import dataclass
+from typing import Literal, Optional, get_args
 
-FORMATS = ("auto", "folder", "csv", "medmnist", "ham10000", "dermamnist", "mnist")
+from medvision_app.utils.config_schema import option
+
+DataFormat = Literal["auto", "folder", "csv", "medmnist", "ham10000", "dermamnist", "mnist"]
+FORMATS = get_args(DataFormat)
 
 
 @dataclass
@@ -18,9 +21,11 @@ class SplitConfig:
     of the training split with the ratio ``val / (train + val)``.
     """
 
-    ratios: tuple[float, float, float] = (0.85, 0.10, 0.05)
-    seed: int = 0
-    use_predefined: bool = True
+    ratios: tuple[float, float, float] = option((0.85, 0.10, 0.05), help="Train, validation and test "
+                                                "fractions; they add up to 1 and train is above 0.",
+                                                range=(0.0, 1.0))
+    seed: int = option(0, help="Seed of the random split.", range=(0, 2**32 - 1))
+    use_predefined: bool = option(True, help="Keep the split a source ships with (MedMNIST, DermaMNIST, MNIST).")
 
     def __post_init__(self) -> None:
         ratios = tuple(float(r) for r in self.ratios)
@@ -48,18 +53,14 @@ class DataConfig:
     ``limit`` keeps at most that many samples per split (quick trials).
     """
 
-    path: str = ""
-    format: str = "auto"
-    image_root: Optional[str] = None  # CSV manifests: folder the image paths are relative to
-    split: SplitConfig = field(default_factory=SplitConfig)
-    on_unreadable: str = "fail"
-    use_metadata: bool = False
-    limit: Optional[int] = None
-
-    def __post_init__(self) -> None:
-        if self.format not in FORMATS:
-            raise ValueError(f"data.format {self.format!r} is not one of {list(FORMATS)}")
-        if self.on_unreadable not in ("fail", "skip"):
-            raise ValueError(f"data.on_unreadable {self.on_unreadable!r} is not 'fail' or 'skip'")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"data.limit {self.limit} must be at least 1")
+    path: str = option("", help="Folder of class folders, CSV manifest, MedMNIST .npz, HAM10000, "
+                       "DermaMNIST or MNIST folder.")
+    format: DataFormat = option("auto", help="How to read path; auto recognises it by its shape.")
+    image_root: Optional[str] = option(None, help="CSV manifests: the folder image paths are relative to.")
+    split: SplitConfig = option(help="How samples are split into train, validation and test.",
+                                default_factory=SplitConfig)
+    on_unreadable: Literal["fail", "skip"] = option("fail", help="fail stops at an image that does not open; "
+                                                    "skip leaves it out and lists it.")
+    use_metadata: bool = option(False, help="Read patient metadata (age, sex, site) for metadata fusion.")
+    limit: Optional[int] = option(None, help="At most this many samples per split (quick trials).",
+                                  range=(1, None), unit="images")

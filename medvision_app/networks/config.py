@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Literal, Optional
+
+from medvision_app.utils.config_schema import option
 
 
 @dataclass
@@ -35,22 +37,29 @@ class ModelConfig:
     There is never a silent fallback from one to the other.
     """
 
-    name: str = "pnet"
-    pretrained: str = "none"  # "none" | "imagenet"
-    weights_path: Optional[str] = None
-    input_size: int = 224
-    in_channels: int = 3
-    soft_attention: bool = False
-    attention_maps: int = 16  # K, the number of Soft-Attention maps
-    metadata: bool = False  # fuse patient metadata (age, sex, site)
-    metadata_hidden: int = 32
-    dropout: float = 0.5  # the Soft-Attention head's (0.5 in the HAM10000 work); plain heads keep their backbone's
-    new_layer_lr_factor: float = 1.0  # the AlexNet/SqueezeNet paper used 20
+    # The network names live in the registry, which imports torch; build_model checks them.
+    name: str = option("pnet", help="Network from the registry: pnet, alexnet, squeezenet1_1, mobilenet_v3_large, "
+                       "efficientnet_lite0, resnet50, genotype, enas, ...")
+    pretrained: Literal["none", "imagenet"] = option("none", help="imagenet loads ImageNet weights (never "
+                                                     "silently replaced); none trains from scratch.")
+    weights_path: Optional[str] = option(None, help="File of the pretrained weights (empty: the torch hub cache).")
+    input_size: int = option(224, help="Images are resized to this square size.", range=(8, 4096), unit="pixels")
+    in_channels: int = option(3, help="Input channels the network takes (1 grey or 3 colour).", range=(1, 4))
+    soft_attention: bool = option(False, help="Add the Soft-Attention head.")
+    attention_maps: int = option(16, help="K, the number of Soft-Attention maps.", range=(1, 512))
+    metadata: bool = option(False, help="Fuse patient metadata (age, sex, site) with the image features.")
+    metadata_hidden: int = option(32, help="Width of the metadata branch.", range=(1, 4096), unit="units")
+    dropout: float = option(0.5, help="Dropout of the Soft-Attention head (0.5 in the HAM10000 work).",
+                            range=(0.0, 0.99))
+    new_layer_lr_factor: float = option(1.0, help="Learning-rate multiplier of newly added layers (20 in the "
+                                        "AlexNet/SqueezeNet paper).", range=(0.0, 1000.0))
     # P-NET options (the novel-CNN paper's best: dense 256, dropout 0.2, L2 1e-4)
-    dense_units: int = 256
-    dense_dropout: float = 0.2  # after P-NET's dense layer; ``dropout`` is the Soft-Attention head's
-    architecture: SearchedArchitecture = field(default_factory=SearchedArchitecture)
+    dense_units: int = option(256, help="P-NET's dense layer width.", range=(1, 65_536), unit="units")
+    dense_dropout: float = option(0.2, help="Dropout after P-NET's dense layer.", range=(0.0, 0.99))
+    architecture: SearchedArchitecture = option(help="The architecture a search designed (genotype and enas).",
+                                                default_factory=SearchedArchitecture)
     # Batch-norm running-statistics momentum for every BN layer (None keeps the
     # backbone's own: EfficientNet-Lite's 0.01 follows its TF weights, which on a
     # few hundred images leaves the running statistics far from the data's).
-    bn_momentum: Optional[float] = None
+    bn_momentum: Optional[float] = option(None, help="Batch-norm momentum of every layer (empty: the "
+                                          "backbone's own).", range=(0.0, 1.0))

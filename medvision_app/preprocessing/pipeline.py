@@ -14,7 +14,7 @@ Example (TOML)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from medvision_app.preprocessing.geometry import Geometry
 from medvision_app.preprocessing.intensity import _check_image
 from medvision_app.preprocessing.registry import get_op
 from medvision_app.utils.config_io import ConfigError
+from medvision_app.utils.config_schema import option
 
 __all__ = ["StepConfig", "PipelineConfig", "apply_pipeline"]
 
@@ -32,16 +33,17 @@ __all__ = ["StepConfig", "PipelineConfig", "apply_pipeline"]
 class StepConfig:
     """One step: an operation name from :data:`~medvision_app.preprocessing.registry.OPS` and its parameters."""
 
-    op: str
-    params: dict[str, Any] = field(default_factory=dict)
+    op: str = option(help="Operation name from the preprocessing registry.")
+    params: dict[str, Any] = option(help="The operation's parameters; missing ones take their defaults.",
+                                    default_factory=dict)
 
 
 @dataclass
 class PipelineConfig:
     """Steps run in order by :func:`apply_pipeline`; checked when built."""
 
-    steps: list[StepConfig] = field(default_factory=list)
-    description: str = ""
+    steps: list[StepConfig] = option(help="Operations run in order.", default_factory=list)
+    description: str = option("", help="A note saved with the pipeline.")
 
     def __post_init__(self) -> None:
         self.resolved()

@@ -3,33 +3,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
-METHODS = ("bbnas", "se-bbnas", "enas")
+from medvision_app.utils.config_schema import option
+
+Method = Literal["bbnas", "se-bbnas", "enas"]
+METHODS = get_args(Method)
 
 
 @dataclass
 class CandidateTraining:
     """Partial training of each BbNAS child (the paper's settings by default)."""
 
-    lr: float = 0.001
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-7
-    weight_decay: float = 0.02  # L2, as the paper's Keras regulariser
-    patience: int = 2  # early stopping on the validation loss
-    max_epochs: int = 10
-    batch_size: int = 64
+    lr: float = option(0.001, help="Adam learning rate of each child.", range=(1e-12, 10.0))
+    beta1: float = option(0.9, help="Adam's first moment decay.", range=(0.0, 0.9999))
+    beta2: float = option(0.999, help="Adam's second moment decay.", range=(0.0, 0.99999))
+    eps: float = option(1e-7, help="Adam's denominator term.", range=(1e-12, 1.0))
+    weight_decay: float = option(0.02, help="L2 penalty, as the paper's Keras regulariser.", range=(0.0, 1.0))
+    patience: int = option(2, help="Early stopping on the validation loss.", range=(1, None), unit="epochs")
+    max_epochs: int = option(10, help="Most epochs a child trains.", range=(1, None), unit="epochs")
+    batch_size: int = option(64, help="Images per step.", range=(1, 65_536), unit="images")
 
 
 @dataclass
 class FinalTraining:
     """Full retraining of the returned architecture before the test evaluation."""
 
-    epochs: int = 30
-    patience: int = 5
-    lr: float = 0.001
-    weight_decay: float = 0.0001
-    batch_size: int = 64
+    epochs: int = option(30, help="Epochs of the final retraining.", range=(1, None), unit="epochs")
+    patience: int = option(5, help="Early stopping on the validation loss.", range=(1, None), unit="epochs")
+    lr: float = option(0.001, help="Learning rate of the final retraining.", range=(1e-12, 10.0))
+    weight_decay: float = option(0.0001, help="L2 penalty of the final retraining.", range=(0.0, 1.0))
+    batch_size: int = option(64, help="Images per step.", range=(1, 65_536), unit="images")
 
 
 @dataclass
@@ -60,18 +64,22 @@ class EnasSettings:
 
 @dataclass
 class SearchConfig:
-    method: str = "bbnas"
-    data: str = ""
-    seed: int = 0
-    children_per_iteration: int = 8
-    max_iterations: int = 0  # 0: until the stopping rule or the time budget
-    budget_seconds: float = 0.0  # 0: no time limit
-    workers: int = 1
-    max_params: int = 20_000_000  # children above this are redrawn
-    train_limit: int = 0  # 0: every training image; else a class-stratified subsample
-    val_limit: int = 0
-    val_fraction: float = 0.1  # carved from train when the source has no validation split
-    device: str = "auto"
+    method: Method = option("bbnas", help="bbnas, se-bbnas (squeeze-and-excitation blocks) or enas.")
+    data: str = option("", help="The training data (as data.path of a training run).")
+    seed: int = option(0, help="Seed of every random choice of the search.", range=(0, 2**32 - 1))
+    children_per_iteration: int = option(8, help="Children drawn per BbNAS iteration.", range=(1, None))
+    max_iterations: int = option(0, help="Most iterations (0: until the stopping rule or the time budget).",
+                                 range=(0, None))
+    budget_seconds: float = option(0.0, help="Time budget (0: no limit).", range=(0.0, None), unit="seconds")
+    workers: int = option(1, help="Children trained at the same time.", range=(1, 256))
+    max_params: int = option(20_000_000, help="Children above this size are redrawn.", range=(1, None),
+                             unit="parameters")
+    train_limit: int = option(0, help="Training images used (0: all; else a class-stratified subsample).",
+                              range=(0, None), unit="images")
+    val_limit: int = option(0, help="Validation images used (0: all).", range=(0, None), unit="images")
+    val_fraction: float = option(0.1, help="Validation share carved from train when the source has none.",
+                                 range=(0.0, 1.0))
+    device: str = option("auto", help="Where candidates train: auto, cpu, cuda or cuda:N.")
     candidate: CandidateTraining = field(default_factory=CandidateTraining)
     final: FinalTraining = field(default_factory=FinalTraining)
     enas: EnasSettings = field(default_factory=EnasSettings)
@@ -79,10 +87,6 @@ class SearchConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method {self.method!r} is not one of {', '.join(METHODS)}")
-        if self.children_per_iteration < 1:
-            raise ValueError(f"children_per_iteration={self.children_per_iteration} must be at least 1")
-        if self.workers < 1:
-            raise ValueError(f"workers={self.workers} must be at least 1")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction={self.val_fraction} must be between 0 and 1")
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
+from dataclasses import dataclass
+from typing import Literal, Optional, get_args
 
-OPTIMIZERS = ("adam", "sgdm")
-LOSSES = ("ce", "weighted_ce", "bce")
-DEVICES = ("auto", "cpu", "cuda")
+from medvision_app.utils.config_schema import option
+
+Optimizer = Literal["adam", "sgdm"]
+Loss = Literal["ce", "weighted_ce", "bce"]
+Device = Literal["auto", "cpu", "cuda"]
+# The epoch metrics the engine writes (engine._validate, summary_metrics); a
+# name outside them used to fall back to train_loss without a word.
+Monitor = Literal["val_loss", "val_accuracy", "val_balanced_accuracy", "val_auc", "train_loss"]
+OPTIMIZERS = get_args(Optimizer)
+LOSSES = get_args(Loss)
+DEVICES = get_args(Device)
+MONITORS = get_args(Monitor)
 
 
 @dataclass
@@ -19,31 +28,27 @@ class EarlyStoppingConfig:
     ``loss`` are minimised, the others maximised.
     """
 
-    enabled: bool = True
-    monitor: str = "val_loss"
-    patience: int = 5
-    min_delta: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.patience < 1:
-            raise ValueError(f"early_stopping.patience {self.patience} must be at least 1")
-        if self.min_delta < 0:
-            raise ValueError(f"early_stopping.min_delta {self.min_delta} must not be negative")
+    enabled: bool = option(True, help="Stop training when the monitored metric stops improving.")
+    monitor: Monitor = option("val_loss", help="Epoch metric watched; names ending in loss are minimised.")
+    patience: int = option(5, help="Epochs without improvement before stopping.", range=(1, None), unit="epochs")
+    min_delta: float = option(0.0, help="Smallest change that counts as an improvement.", range=(0.0, None))
 
 
 @dataclass
 class PlateauConfig:
     """Multiply the learning rate by ``factor`` when ``monitor`` stalls (0.2 in the HAM10000 work)."""
 
-    enabled: bool = False
-    monitor: str = "val_loss"
-    factor: float = 0.2
-    patience: int = 3
-    min_lr: float = 1e-7
+    enabled: bool = option(False, help="Lower the learning rate when the monitored metric stalls.")
+    monitor: Monitor = option("val_loss", help="Epoch metric watched; names ending in loss are minimised.")
+    factor: float = option(0.2, help="Multiplier applied to the learning rate on a plateau (strictly between 0 and 1).",
+                           range=(0.0, 1.0))
+    patience: int = option(3, help="Epochs without improvement before the rate is lowered.", range=(1, None),
+                           unit="epochs")
+    min_lr: float = option(1e-7, help="The learning rate is never lowered below this.", range=(0.0, None))
 
     def __post_init__(self) -> None:
         if not 0 < self.factor < 1:
-            raise ValueError(f"plateau.factor {self.factor} must be between 0 and 1")
+            raise ValueError(f"factor must be above 0 and below 1, got {self.factor}")
 
 
 @dataclass
@@ -61,44 +66,40 @@ class TrainSettings:
     ``cpu_threads``: intra-op threads on the CPU during the run (None keeps
     PyTorch's default, one per core); on a busy shared machine fewer threads
     can be many times faster because they do not wait on each other.
+    Ranges and choices are declared on the fields (``config_schema``) and
+    checked by ``config_io.from_dict``; ``__post_init__`` keeps the strict
+    bounds an inclusive range cannot say.
     """
 
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    loss: str = "ce"
-    seed: int = 0
-    deterministic: bool = True
-    device: str = "auto"
-    mixed_precision: bool = True
-    channels_last: bool = True
-    eval_batch_size: Optional[int] = None
-    progress_every: int = 10
-    cpu_threads: Optional[int] = None
-    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
-    plateau: PlateauConfig = field(default_factory=PlateauConfig)
+    epochs: int = option(10, help="Passes over the training data.", range=(1, 100_000), unit="epochs")
+    batch_size: int = option(32, help="Images per training step.", range=(1, 65_536), unit="images")
+    lr: float = option(1e-3, help="Initial learning rate (strictly positive).", range=(0.0, 10.0))
+    optimizer: Optimizer = option("adam", help="adam (betas, eps) or sgdm (SGD with momentum).")
+    betas: tuple[float, float] = option((0.9, 0.999), help="Adam's two moment decay rates, each in [0, 1).",
+                                        range=(0.0, 1.0))
+    eps: float = option(1e-8, help="Adam's denominator term, keeps the step finite (strictly positive).",
+                        range=(0.0, 1.0))
+    momentum: float = option(0.9, help="SGD momentum (sgdm only).", range=(0.0, 1.0))
+    weight_decay: float = option(0.0, help="L2 penalty added to the gradient.", range=(0.0, 1.0))
+    loss: Loss = option("ce", help="ce, weighted_ce (class weights N / (C * N_c)) or bce.")
+    seed: int = option(0, help="Seed of every random choice of the run.", range=(0, 2**32 - 1))
+    deterministic: bool = option(True, help="Ask PyTorch for deterministic kernels so a run repeats bit for bit.")
+    device: Device = option("auto", help="Where to train: auto picks CUDA when present, else the CPU.")
+    mixed_precision: bool = option(True, help="Half precision on CUDA (no effect on the CPU).")
+    channels_last: bool = option(True, help="Channels-last memory layout on CUDA (no effect on the CPU).")
+    eval_batch_size: Optional[int] = option(None, help="Images per evaluation step (empty: the larger of "
+                                            "batch size and 64).", range=(1, 65_536), unit="images")
+    progress_every: int = option(10, help="Batches between progress events.", range=(1, None), unit="batches")
+    cpu_threads: Optional[int] = option(None, help="CPU threads during the run (empty: one per core).",
+                                        range=(1, 1024), unit="threads")
+    early_stopping: EarlyStoppingConfig = option(help="When to stop before the last epoch.",
+                                                 default_factory=EarlyStoppingConfig)
+    plateau: PlateauConfig = option(help="When to lower the learning rate.", default_factory=PlateauConfig)
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ValueError(f"train.epochs {self.epochs} must be at least 1")
-        if self.batch_size < 1:
-            raise ValueError(f"train.batch_size {self.batch_size} must be at least 1")
         if not self.lr > 0:
-            raise ValueError(f"train.lr {self.lr} must be positive")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"train.optimizer {self.optimizer!r} is not one of {list(OPTIMIZERS)}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"train.loss {self.loss!r} is not one of {list(LOSSES)}")
-        if self.device not in DEVICES:
-            raise ValueError(f"train.device {self.device!r} is not one of {list(DEVICES)}")
-        if self.weight_decay < 0:
-            raise ValueError(f"train.weight_decay {self.weight_decay} must not be negative")
-        if self.cpu_threads is not None and self.cpu_threads < 1:
-            raise ValueError(f"train.cpu_threads {self.cpu_threads} must be at least 1")
-        if self.progress_every < 1:
-            raise ValueError(f"train.progress_every {self.progress_every} must be at least 1")
+            raise ValueError(f"lr must be above 0, got {self.lr}")
+        if not self.eps > 0:
+            raise ValueError(f"eps must be above 0, got {self.eps}")
+        if any(not 0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must each be at least 0 and below 1, got {list(self.betas)}")

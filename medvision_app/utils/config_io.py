@@ -17,8 +17,8 @@ import typing
 from pathlib import Path
 from typing import Any, Mapping, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from medvision_app.errors import UserError
 from medvision_app.utils.atomic import atomic_write_text
+from medvision_app.utils.config_schema import ConfigError, check_fields, join_key
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,9 +27,7 @@ else:  # pragma: no cover
 
 T = TypeVar("T")
 
-
-class ConfigError(UserError, ValueError):
-    """A configuration file or value is invalid; the message says where."""
+__all__ = ["ConfigError", "to_dict", "from_dict", "dumps", "loads", "save_config", "load_config", "apply_overrides"]
 
 
 def to_dict(obj: Any) -> Any:
@@ -62,7 +60,10 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, where: str = "") -> T:
     kwargs = {}
     for name in names:
         if name in data:
-            kwargs[name] = _convert(hints[name], data[name], f"{where + '.' if where else ''}{name}")
+            kwargs[name] = _convert(hints[name], data[name], join_key(where, name))
+    # Before construction, so a range or a NaN is reported under its own key rather than by
+    # whatever __post_init__ trips over first; nested tables were checked by their own call.
+    check_fields(cls, kwargs, where=where, recursive=False)
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
