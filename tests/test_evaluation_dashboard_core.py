@@ -163,11 +163,11 @@ def test_misclassified_most_confident_first():
     y = np.array([0, 0, 1, 1])
     p = np.array([[0.2, 0.8], [0.4, 0.6], [0.9, 0.1], [0.3, 0.7]])
     run = RunResults(__import__("pathlib").Path("r"), ["n", "p"], ["s0", "s1", "s2", "s3"], y, p)
-    wrong = misclassified(run)
+    wrong = misclassified(run, threshold=None)
     assert [w["id"] for w in wrong] == ["s2", "s0", "s1"]
     assert wrong[0]["confidence"] == pytest.approx(0.9) and wrong[0]["predicted"] == "n"
-    # at threshold 0.65 on class 1, s1 (0.6) is now right
-    assert [w["id"] for w in misclassified(run, threshold=0.65)] == ["s2", "s0"]
+    # first class called at P(n) >= 0.35: s1 (0.4) is now right
+    assert [w["id"] for w in misclassified(run, threshold=0.35)] == ["s2", "s0"]
 
 
 def test_load_run_names_the_broken_file(tmp_path):

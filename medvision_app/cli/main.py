@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "medvision_app.cli.train_cmds",
     "medvision_app.cli.search_cmds",
     "medvision_app.cli.job_cmds",
+    "medvision_app.cli.report_cmds",
     "medvision_app.cli.gui_cmd",
 ]
 

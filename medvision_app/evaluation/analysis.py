@@ -16,6 +16,13 @@ from medvision_app.evaluation.intervals import confusion, per_class_table
 from medvision_app.evaluation.operating_point import predict_at, threshold_sweep
 from medvision_app.evaluation.run_folder import RunResults
 
+# A model card's operating threshold is the first class's probability at or
+# above which that class is reported (medvision_app.inference.predict.decide);
+# the two-class views use the same reading, and for BreastMNIST-like label
+# orders the first class is the finding (malignant). The AUC is the same
+# for either class of a two-class model.
+OPERATING_POSITIVE = 0
+
 
 @dataclass
 class RunAnalysis:
@@ -52,13 +59,14 @@ def row_normalised(cm: np.ndarray) -> np.ndarray:
     return np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
 
 
-def predictions(run: RunResults, threshold: Optional[float], positive: int = 1) -> np.ndarray:
+def predictions(run: RunResults, threshold: Optional[float], positive: int = OPERATING_POSITIVE) -> np.ndarray:
     if threshold is None or run.n_classes != 2:
         return run.probs.argmax(1)
     return predict_at(run.probs, threshold, positive)
 
 
-def analyse(run: RunResults, *, n_resamples: int = 1000, threshold: Optional[float] = None, positive: int = 1,
+def analyse(run: RunResults, *, n_resamples: int = 1000, threshold: Optional[float] = None,
+            positive: int = OPERATING_POSITIVE,
             seed: int = 0) -> RunAnalysis:
     """Compute the full analysis; ``threshold`` applies to two-class runs only."""
     y, p, k = run.y_true, run.probs, run.n_classes
@@ -79,7 +87,7 @@ def analyse(run: RunResults, *, n_resamples: int = 1000, threshold: Optional[flo
     return RunAnalysis(run, cm, table, roc, pr, calib, sweep, threshold if k == 2 else None, positive, n_resamples)
 
 
-def misclassified(run: RunResults, *, threshold: Optional[float] = None, positive: int = 1) -> list[dict]:
+def misclassified(run: RunResults, *, threshold: Optional[float] = None, positive: int = OPERATING_POSITIVE) -> list[dict]:
     """The wrongly predicted samples, most confident first: id, true and predicted class, confidence."""
     pred = predictions(run, threshold, positive)
     wrong = np.flatnonzero(pred != run.y_true)
