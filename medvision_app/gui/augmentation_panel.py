@@ -18,8 +18,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -49,6 +47,7 @@ class AugmentationPanel(QWidget):
         self.config: AugmentationConfig = default_preview_config()
         self.seed = int(seed)
         self.source: Optional[np.ndarray] = None
+        self._stale = False  # a source or config arrived while hidden: compute when shown
         self._rng = random.Random()
         self.engine = PreviewEngine(self)
         self.engine.resultReady.connect(self._on_result)
@@ -69,28 +68,21 @@ class AugmentationPanel(QWidget):
         self.status.setObjectName("Caption")
         self.status.setWordWrap(True)
 
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.form)
-        top = QWidget()
-        t = QVBoxLayout(top)
-        t.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
         row.addWidget(self.reroll_button)
         row.addWidget(self.seed_label, 1)
         row.addWidget(load)
         row.addWidget(save)
-        t.addLayout(row)
-        t.addWidget(self.grid, 1)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(top)
-        splitter.addWidget(scroll)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        # No splitter: the grid's height follows its width so that every
+        # variant fills its cell, and the settings follow below it; the dock
+        # scrolls the whole panel when it is shorter than that.
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(splitter, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.grid)
         layout.addWidget(self.status)
+        layout.addWidget(self.form)
+        layout.addStretch(1)
         self._show_seed()
 
     def set_source(self, image: Optional[np.ndarray]) -> None:
@@ -100,6 +92,8 @@ class AugmentationPanel(QWidget):
     def set_prepared_source(self, reduced: Optional[np.ndarray]) -> None:
         """An image already reduced by :func:`prepare_source` (in a worker)."""
         self.source = reduced
+        if reduced is not None:
+            self.grid.follow_aspect(reduced.shape[1] / reduced.shape[0])
         self.refresh()
 
     def set_config(self, config: AugmentationConfig) -> None:
@@ -116,8 +110,18 @@ class AugmentationPanel(QWidget):
     def refresh(self) -> None:
         if self.source is None:
             return
+        if not self.isVisible():
+            # The first variants import torch (4 to 8 s): not while the panel sits behind a tab at start-up.
+            self._stale = True
+            return
+        self._stale = False
         self.status.setText("Computing variants…")
         self.engine.request(self.seed, preview, self.source, self.config, 9, self.seed)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.refresh()
 
     def _show_seed(self) -> None:
         self.seed_label.setText(f"Seed {self.seed}")

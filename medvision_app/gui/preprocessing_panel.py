@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -24,8 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QPushButton,
-    QScrollArea,
-    QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -40,6 +39,8 @@ from medvision_app.utils.config_io import ConfigError, load_config, save_config
 
 DRAG_SIDE = 512
 FULL_SIDE = 2048
+STEP_LIST_HEIGHT = 84  # about four steps; the buttons beside it are as tall
+VIEW_MIN_HEIGHT = 260  # before | after below this are thumbnails, not previews
 
 
 @dataclass(frozen=True)
@@ -94,18 +95,26 @@ class PreprocessingPanel(QWidget):
         self.engine.failed.connect(self._on_failed)
 
         self.op_combo = QComboBox()
+        self.op_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.op_combo.setMinimumContentsLength(12)
         for name, spec in OPS.items():
             self.op_combo.addItem(spec.title, name)
         add = QPushButton("Add")
         add.clicked.connect(lambda: self.add_step(self.op_combo.currentData()))
         self.steps = QListWidget()
-        self.steps.setMaximumHeight(130)
+        self.steps.setFixedHeight(STEP_LIST_HEIGHT)
         self.steps.currentRowChanged.connect(self._show_params)
         remove, up, down = QPushButton("Remove"), QPushButton("Up"), QPushButton("Down")
         remove.clicked.connect(self.remove_step)
         up.clicked.connect(lambda: self.move_step(-1))
         down.clicked.connect(lambda: self.move_step(1))
-        save, load = QPushButton(icon("save"), "Save…"), QPushButton(icon("open-file"), "Load…")
+        # Icon-only: with text, the row made the panel wider than a laptop's dock column.
+        save, load = QToolButton(), QToolButton()
+        for button, name, tip in ((save, "save", "Save the pipeline…"), (load, "open-file", "Load a pipeline…")):
+            button.setIcon(icon(name))
+            button.setProperty("mv_icon", name)
+            button.setToolTip(tip)
+            button.setAutoRaise(True)
         save.clicked.connect(self._save_dialog)
         load.clicked.connect(self._load_dialog)
         self.params_holder = QVBoxLayout()
@@ -115,37 +124,32 @@ class PreprocessingPanel(QWidget):
         self.status = QLabel("Open an image to preview the pipeline.")
         self.status.setObjectName("Caption")
         self.view = ImageGridView(1, 2)
+        self.view.setMinimumHeight(VIEW_MIN_HEIGHT)
 
-        controls = QWidget()
-        c = QVBoxLayout(controls)
-        c.setContentsMargins(0, 0, 0, 0)
+        # No splitter: the step list is short and fixed, the selected step's
+        # parameters always show in full below it, and before | after takes the
+        # rest but never less than VIEW_MIN_HEIGHT. (A splitter hid the
+        # parameters until dragged and, once dragged, shrank the images to
+        # thumbnails.) A dock shorter than all that scrolls the whole panel.
         row = QHBoxLayout()
         row.addWidget(self.op_combo, 1)
         row.addWidget(add)
-        c.addLayout(row)
-        c.addWidget(self.steps)
-        row = QHBoxLayout()
-        for b in (remove, up, down):
-            row.addWidget(b)
-        row.addStretch(1)
         row.addWidget(load)
         row.addWidget(save)
-        c.addLayout(row)
-        c.addWidget(self.description)
-        c.addLayout(self.params_holder)
-        c.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(controls)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(scroll)
-        splitter.addWidget(self.view)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([250, 420])
+        buttons = QVBoxLayout()
+        for b in (remove, up, down):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        steps_row = QHBoxLayout()
+        steps_row.addWidget(self.steps, 1)
+        steps_row.addLayout(buttons)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(splitter, 1)
+        layout.addLayout(row)
+        layout.addLayout(steps_row)
+        layout.addWidget(self.description)
+        layout.addLayout(self.params_holder)
+        layout.addWidget(self.view, 1)
         layout.addWidget(self.status)
         self._form: Optional[ParamForm] = None
         self._fit_pending = False
