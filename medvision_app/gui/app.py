@@ -36,6 +36,13 @@ def run(paths: Sequence[Path] = (), *, sample: bool = False, settings: Optional[
     apply_theme(app, theme if theme in ("dark", "light") else "dark")
     window = MainWindow(settings)
     window.show()
+    # a run or search folder opens the evaluation dashboard; anything else the viewer
+    from medvision_app.evaluation.run_folder import is_run_folder, is_search_folder
+
+    runs = [p for p in paths if is_run_folder(p) or is_search_folder(p)]
+    for folder in runs:
+        window.open_run(folder)
+    paths = [p for p in paths if p not in runs]
     if paths:
         window.open_paths(list(paths))
     elif sample:
