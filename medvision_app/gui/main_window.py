@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 )
 
 from medvision_app import __version__
-from medvision_app.gui.ai_panel import AiPanel
 from medvision_app.gui.augmentation_panel import AugmentationPanel
 from medvision_app.gui.histogram_panel import HistogramPanel
 from medvision_app.gui.image_viewport import ImageViewport
@@ -86,16 +85,13 @@ class MainWindow(QMainWindow):
         self.preprocessing = PreprocessingPanel()
         self.augmentation = AugmentationPanel()
         self.docks = {
-        self.ai = AiPanel(self.grid)
             "browser": self._dock("Study browser", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea),
             "histogram": self._dock("Window / level", self.histogram, Qt.DockWidgetArea.RightDockWidgetArea),
             "preprocessing": self._dock("Preprocessing", self.preprocessing, Qt.DockWidgetArea.RightDockWidgetArea),
             "augmentation": self._dock("Augmentation preview", self.augmentation, Qt.DockWidgetArea.RightDockWidgetArea),
         }
-            "ai": self._dock("AI analysis", self.ai, Qt.DockWidgetArea.RightDockWidgetArea),
         self.tabifyDockWidget(self.docks["preprocessing"], self.docks["augmentation"])
         self.status = ViewerStatusBar()
-        self.tabifyDockWidget(self.docks["preprocessing"], self.docks["ai"])
         self.setStatusBar(self.status)
         self.notifications = NotificationArea(self)
 
@@ -138,8 +134,7 @@ class MainWindow(QMainWindow):
         self.act_zoom_out = a("Zoom Out", lambda: self.grid.active.zoom_by(0.8), icon_name="zoom-out", shortcut="-")
         self.act_invert = a("Invert", self._toggle_invert, icon_name="invert", shortcut="I")
         self.act_rotate = a("Rotate 90°", lambda: self._each(ImageViewport.rotate), icon_name="rotate", shortcut="R")
-        # Shift+H: plain H shows and hides the AI heatmap, as in clinical AI viewers.
-        self.act_flip_h = a("Flip Horizontal", lambda: self._each(ImageViewport.flip_horizontal), icon_name="flip-h", shortcut="Shift+H")
+        self.act_flip_h = a("Flip Horizontal", lambda: self._each(ImageViewport.flip_horizontal), icon_name="flip-h", shortcut="H")
         self.act_flip_v = a("Flip Vertical", lambda: self._each(ImageViewport.flip_vertical), icon_name="flip-v", shortcut="V")
         self.act_reset = a("Reset View", lambda: self._each(ImageViewport.reset_view), icon_name="reset", shortcut="Escape")
         self.act_link = a("Link Window and Zoom", lambda on: self.grid.set_linked(on), icon_name="window-level", checkable=True,
@@ -160,8 +155,6 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        self.act_models = a("Models…", self.show_model_manager, tip="List, import, remove and verify AI models")
-        self.addAction(self.ai.toggle_heatmap_action)  # H works wherever the focus is in the window
         file_menu = bar.addMenu("&File")
         file_menu.addActions([self.act_open_file, self.act_open_folder])
         self.recent_menu = file_menu.addMenu("Open &Recent")
@@ -180,17 +173,14 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
-        view.addAction(self.ai.toggle_heatmap_action)
-        view.addSeparator()
         tools = bar.addMenu("&Tools")
-        for key in ("histogram", "preprocessing", "augmentation", "ai"):
+        for key in ("histogram", "preprocessing", "augmentation"):
             dock = self.docks[key]
             tools.addAction(dock.windowTitle(), lambda d=dock: (d.show(), d.raise_()))
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act_about)
         self._refresh_recent()
 
-        tools.addAction(self.act_models)
     def _build_toolbar(self) -> None:
         tb = self.addToolBar("Main")
         tb.setObjectName("toolbar-main")
@@ -230,9 +220,6 @@ class MainWindow(QMainWindow):
         if viewport.property("mv_connected"):
             return
         viewport.setProperty("mv_connected", True)
-        self.ai.failed.connect(lambda msg, details: self.notifications.notify("error", msg, details))
-        self.ai.openRequested.connect(self._open_single)
-        self.ai.manage_button.clicked.connect(self.show_model_manager)
         viewport.cursorMoved.connect(self.status.show_pixel)
         viewport.stateChanged.connect(lambda v=viewport: self._on_viewport_state(v))
         viewport.failed.connect(lambda exc: self.notify_error(exc))
@@ -398,19 +385,6 @@ class MainWindow(QMainWindow):
         }
         names.update({act: f"layout-{n}" for n, act in self.act_layouts.items()})
         for action, name in names.items():
-    def _open_single(self, path) -> None:
-        """Show one image alone (a double click in the AI panel's table)."""
-        from medvision_app.imaging import ImageMetadata
-
-        self.grid.open_items([(ImageMetadata(), Path(path))], "1x1")
-
-    def show_model_manager(self) -> None:
-        from medvision_app.gui.model_manager import ModelManagerDialog
-
-        dialog = ModelManagerDialog(parent=self)
-        dialog.modelsChanged.connect(self.ai.refresh_models)
-        dialog.exec()
-
             action.setIcon(icon(name))
 
     # -- settings ------------------------------------------------------------------------------
