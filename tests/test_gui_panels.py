@@ -117,12 +117,14 @@ def test_grid_shows_nine_variants_and_reroll_changes_them(qtbot, aug):
 
 
 def test_editing_the_config_in_the_form_redraws(qtbot, aug, tmp_path):
-    editor = aug.form._setters[("horizontal_flip",)].__self__
+    editor = aug.form.editors["horizontal_flip"]
     with qtbot.waitSignal(aug.previewShown, timeout=TIMEOUT):
-        editor.setValue(1.0)
+        editor.setText("1.0")
+        editor.editingFinished.emit()
     assert aug.config.horizontal_flip == 1.0
     # An invalid value (probability 3) is reported and not applied.
-    aug.form._setters[("invert",)].__self__.setValue(3.0)
+    aug.form.editors["invert"].setText("3")
+    aug.form.editors["invert"].editingFinished.emit()
     assert "invert" in aug.status.text() and aug.config.invert == 0.0
     path = tmp_path / "aug.json"
     aug.save_to(path)

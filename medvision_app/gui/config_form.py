@@ -1,21 +1,28 @@
-"""An editor for any configuration dataclass, built from its fields.
+"""An editor for any configuration dataclass, built from its fields and their declared metadata.
 
-Numbers get spin boxes, ``Literal`` strings a drop-down, lists a
-comma-separated line, nested dataclasses a group. Every edit rebuilds the
-dataclass through ``config_io.from_dict``, so the dataclass's own checks
-decide what is valid; an invalid edit is reported, not applied.
+What a field takes is declared once, next to it (``utils/config_schema``):
+``Literal`` or enum choices become a drop-down, ``metadata["range"]`` the
+spin box limits, ``metadata["help"]`` the tooltip, ``metadata["unit"]`` the
+suffix. An ``Optional`` field gets an empty "auto" state that stands for
+None. Floats are typed as text (``1e-8`` must survive; a spin box rounds it
+to 0). Every edit rebuilds the dataclass through ``config_io.from_dict``, so
+the form, the TOML loader and the CLI's ``--set`` refuse the same values
+with the same message; an invalid edit is reported, not applied, and the
+offending editor is marked.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal, Optional, get_args, get_origin, get_type_hints
+import enum
+import re
+import types
+from typing import Any, Literal, Optional, Union, get_args, get_origin, get_type_hints
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QLineEdit,
@@ -25,17 +32,45 @@ from PySide6.QtWidgets import (
 
 from medvision_app.utils.config_io import ConfigError, from_dict, to_dict
 
+AUTO = "auto"
+INT_LIMIT = 2**31 - 1
+INVALID_STYLE = "border: 1px solid #e74c3c;"
+
+
+def _optional(hint: Any) -> tuple[Any, bool]:
+    """``(inner type, True)`` for ``Optional[X]``, else ``(hint, False)``."""
+    if get_origin(hint) in (Union, types.UnionType):
+        args = [a for a in get_args(hint) if a is not type(None)]
+        if len(args) == 1 and len(get_args(hint)) == 2:
+            return args[0], True
+    return hint, False
+
+
+def _choices(hint: Any) -> Optional[list]:
+    if get_origin(hint) is Literal:
+        return list(get_args(hint))
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return [m.value for m in hint]
+    return None
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
 
 class ConfigForm(QWidget):
     configChanged = Signal(object)  # the new dataclass instance
     invalid = Signal(str)
 
-    def __init__(self, config: Any, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, config: Any, parent: Optional[QWidget] = None, *, hide: tuple[str, ...] = ()) -> None:
         super().__init__(parent)
         self.cls = type(config)
         self.config = config
+        self.error = ""
+        self.hidden = set(hide)  # dotted keys the owner edits elsewhere (the wizard's data path)
         self._getters: dict[tuple[str, ...], Any] = {}
         self._setters: dict[tuple[str, ...], Any] = {}
+        self.editors: dict[str, QWidget] = {}  # dotted key -> editor, for tests and error marks
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self._build(layout, self.cls, to_dict(config), ())
@@ -44,60 +79,113 @@ class ConfigForm(QWidget):
         hints = get_type_hints(cls)
         for f in dataclasses.fields(cls):
             key = prefix + (f.name,)
-            hint = hints[f.name]
+            if not f.init or ".".join(key) in self.hidden:
+                continue
+            hint, optional = _optional(hints[f.name])
             label = f.name.replace("_", " ")
             if dataclasses.is_dataclass(hint):
+                if optional:
+                    continue  # written by runs, not by people (RunFacts.metadata_encoding)
                 box = QGroupBox(label)
+                box.setToolTip(f.metadata.get("help", ""))
                 inner = QFormLayout(box)
-                self._build(inner, hint, values[f.name], key)
+                self._build(inner, hint, values.get(f.name) or {}, key)
                 form.addRow(box)
                 continue
-            form.addRow(label, self._editor(key, hint, values.get(f.name)))
+            editor = self._editor(key, hint, optional, values.get(f.name), f.metadata)
+            if editor is not None:
+                form.addRow(label, editor)
 
-    def _editor(self, key: tuple[str, ...], hint: Any, value: Any) -> QWidget:
+    def _editor(self, key: tuple[str, ...], hint: Any, optional: bool, value: Any, meta) -> Optional[QWidget]:  # noqa: C901
+        choices = _choices(hint)
         origin = get_origin(hint)
-        if origin is Literal:
+        if choices is not None:
             editor = QComboBox()
-            editor.addItems([str(v) for v in get_args(hint)])
-            editor.setCurrentText(str(value))
+            # "auto" may itself be a choice (train.device): the None entry needs its own words.
+            unset = "(automatic)"
+            editor.addItems(([unset] if optional else []) + [str(v) for v in choices])
+            editor.setCurrentText(unset if value is None else str(value))
             editor.currentTextChanged.connect(self._edited)
-            self._getters[key], self._setters[key] = editor.currentText, editor.setCurrentText
+            by_text = {str(v): v for v in choices}
+            self._getters[key] = lambda e=editor: by_text.get(e.currentText())
+            self._setters[key] = lambda v, e=editor: e.setCurrentText(unset if v is None else str(v))
         elif hint is bool:
             editor = QCheckBox()
             editor.setChecked(bool(value))
             editor.toggled.connect(self._edited)
-            self._getters[key], self._setters[key] = editor.isChecked, editor.setChecked
+            self._getters[key], self._setters[key] = editor.isChecked, lambda v, e=editor: e.setChecked(bool(v))
         elif hint is int:
-            editor = QSpinBox()
-            editor.setRange(-10**9, 10**9)
-            editor.setValue(int(value))
-            editor.setKeyboardTracking(False)
-            editor.valueChanged.connect(self._edited)
-            self._getters[key], self._setters[key] = editor.value, editor.setValue
-        elif hint is float:
-            editor = QDoubleSpinBox()
-            editor.setRange(-1e6, 1e6)
-            editor.setDecimals(3)
-            editor.setSingleStep(0.05)
-            editor.setValue(float(value))
-            editor.setKeyboardTracking(False)
-            editor.valueChanged.connect(self._edited)
-            self._getters[key], self._setters[key] = editor.value, editor.setValue
-        elif origin in (list, tuple):
-            editor = QLineEdit(", ".join(f"{v:g}" if isinstance(v, (int, float)) else str(v) for v in value or []))
-            editor.setPlaceholderText("comma-separated values")
+            editor = self._int_editor(key, optional, value, meta)
+        elif hint is float or (origin in (list, tuple) or hint is str):
+            editor = QLineEdit()
+            kind = "float" if hint is float else ("list" if origin in (list, tuple) else "str")
+            item_type = (get_args(hint) or (float,))[0] if kind == "list" else None
+            if optional:
+                editor.setPlaceholderText(AUTO)
+            elif kind == "list":
+                editor.setPlaceholderText("comma-separated values")
+
+            def show(v, e=editor, kind=kind) -> None:
+                if v is None:
+                    e.setText("")
+                elif kind == "list":
+                    e.setText(", ".join(_fmt(x) for x in v))
+                else:
+                    e.setText(_fmt(v))
+
+            def read(e=editor, kind=kind, item_type=item_type):
+                text = e.text().strip()
+                if not text and optional:
+                    return None
+                if kind == "float":
+                    try:
+                        return float(text)
+                    except ValueError:
+                        return text  # from_dict names the key and what it expected
+                if kind == "list":
+                    return _parse_list(text, item_type)
+                return e.text()
+
+            show(value)
             editor.editingFinished.connect(self._edited)
-            item_type = (get_args(hint) or (float,))[0]
-            self._getters[key] = lambda e=editor, t=item_type: _parse_list(e.text(), t)
-            self._setters[key] = lambda v, e=editor: e.setText(", ".join(f"{x:g}" for x in v))
+            self._getters[key], self._setters[key] = read, show
         else:
-            editor = QLineEdit("" if value is None else str(value))
-            editor.editingFinished.connect(self._edited)
-            self._getters[key], self._setters[key] = editor.text, editor.setText
+            return None  # dict-valued and other free-form fields stay as they are
+        tip = meta.get("help", "")
+        bounds = meta.get("range")
+        if bounds is not None:
+            lo, hi = bounds
+            unit = f" {meta['unit']}" if meta.get("unit") else ""
+            span = f"{lo} to {hi}" if lo is not None and hi is not None else (f"≥ {lo}" if lo is not None else f"≤ {hi}")
+            tip = f"{tip} Allowed: {span}{unit}.".strip()
+        if optional:
+            tip = f"{tip} Empty or {AUTO}: chosen automatically.".strip()
+        editor.setToolTip(tip)
+        self.editors[".".join(key)] = editor
+        return editor
+
+    def _int_editor(self, key, optional: bool, value: Any, meta) -> QSpinBox:
+        editor = QSpinBox()
+        lo, hi = meta.get("range") or (None, None)
+        lo = -INT_LIMIT if lo is None else int(lo)
+        hi = INT_LIMIT if hi is None else int(min(hi, INT_LIMIT))
+        # An optional number's "auto" is one step below its least value, shown as text.
+        floor = lo - 1 if optional else lo
+        editor.setRange(max(floor, -INT_LIMIT), hi)
+        if optional:
+            editor.setSpecialValueText(AUTO)
+        if meta.get("unit"):
+            editor.setSuffix(f" {meta['unit']}")
+        editor.setValue(editor.minimum() if value is None else int(value))
+        editor.setKeyboardTracking(False)
+        editor.valueChanged.connect(self._edited)
+        self._getters[key] = lambda e=editor: None if optional and e.value() == e.minimum() else e.value()
+        self._setters[key] = lambda v, e=editor: e.setValue(e.minimum() if v is None else int(v))
         return editor
 
     def values(self) -> dict:
-        data: dict = {}
+        """The config as a dict: the current config with every editor's value laid over it."""
+        data = to_dict(self.config)
         for key, getter in self._getters.items():
             target = data
             for part in key[:-1]:
@@ -116,6 +204,7 @@ class ConfigForm(QWidget):
                     setter(flat[key])
         finally:
             self.blockSignals(False)
+        self._mark("")
 
     def _edited(self, *_args) -> None:
         if self.signalsBlocked():
@@ -123,15 +212,27 @@ class ConfigForm(QWidget):
         try:
             config = from_dict(self.cls, self.values())
         except (ConfigError, ValueError, TypeError) as exc:
-            self.invalid.emit(str(exc))
+            self._mark(str(exc))
+            self.invalid.emit(self.error)
             return
+        self._mark("")
         self.config = config
         self.configChanged.emit(config)
 
+    def _mark(self, error: str) -> None:
+        """Outline the editor the error names (its dotted key opens the message)."""
+        self.error = error
+        head = error.split(",", 1)[0]
+        for name, editor in self.editors.items():
+            bad = bool(error) and re.search(rf"(^|[\s.:]){re.escape(name)}([\s:\[]|$)", head) is not None
+            editor.setStyleSheet(INVALID_STYLE if bad else "")
+
 
 def _parse_list(text: str, item_type: Any) -> list:
-    convert = int if item_type is int else float
     parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
+    if item_type is str:
+        return parts
+    convert = int if item_type is int else float
     try:
         return [convert(p) for p in parts]
     except ValueError:
@@ -146,4 +247,3 @@ def _flatten(data: dict, prefix: tuple[str, ...] = ()) -> dict:
         else:
             out[prefix + (name,)] = value
     return out
-

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from medvision_app import __version__
+from medvision_app.gui.ai_panel import AiPanel
 from medvision_app.gui.augmentation_panel import AugmentationPanel
 from medvision_app.gui.histogram_panel import HistogramPanel
 from medvision_app.gui.image_viewport import ImageViewport
@@ -84,13 +85,16 @@ class MainWindow(QMainWindow):
         self.histogram = HistogramPanel()
         self.preprocessing = PreprocessingPanel()
         self.augmentation = AugmentationPanel()
+        self.ai = AiPanel(self.grid)
         self.docks = {
             "browser": self._dock("Study browser", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea),
             "histogram": self._dock("Window / level", self.histogram, Qt.DockWidgetArea.RightDockWidgetArea),
             "preprocessing": self._dock("Preprocessing", self.preprocessing, Qt.DockWidgetArea.RightDockWidgetArea),
             "augmentation": self._dock("Augmentation preview", self.augmentation, Qt.DockWidgetArea.RightDockWidgetArea),
+            "ai": self._dock("AI analysis", self.ai, Qt.DockWidgetArea.RightDockWidgetArea),
         }
         self.tabifyDockWidget(self.docks["preprocessing"], self.docks["augmentation"])
+        self.tabifyDockWidget(self.docks["preprocessing"], self.docks["ai"])
         self.status = ViewerStatusBar()
         self.setStatusBar(self.status)
         self.notifications = NotificationArea(self)
@@ -134,7 +138,8 @@ class MainWindow(QMainWindow):
         self.act_zoom_out = a("Zoom Out", lambda: self.grid.active.zoom_by(0.8), icon_name="zoom-out", shortcut="-")
         self.act_invert = a("Invert", self._toggle_invert, icon_name="invert", shortcut="I")
         self.act_rotate = a("Rotate 90°", lambda: self._each(ImageViewport.rotate), icon_name="rotate", shortcut="R")
-        self.act_flip_h = a("Flip Horizontal", lambda: self._each(ImageViewport.flip_horizontal), icon_name="flip-h", shortcut="H")
+        # Shift+H: plain H shows and hides the AI heatmap, as in clinical AI viewers.
+        self.act_flip_h = a("Flip Horizontal", lambda: self._each(ImageViewport.flip_horizontal), icon_name="flip-h", shortcut="Shift+H")
         self.act_flip_v = a("Flip Vertical", lambda: self._each(ImageViewport.flip_vertical), icon_name="flip-v", shortcut="V")
         self.act_reset = a("Reset View", lambda: self._each(ImageViewport.reset_view), icon_name="reset", shortcut="Escape")
         self.act_link = a("Link Window and Zoom", lambda on: self.grid.set_linked(on), icon_name="window-level", checkable=True,
@@ -152,6 +157,8 @@ class MainWindow(QMainWindow):
             self.theme_group.addAction(act)
             self.act_themes[name] = act
         self.act_about = a("About MedVision", self.show_about, icon_name="info")
+        self.act_models = a("Models…", self.show_model_manager, tip="List, import, remove and verify AI models")
+        self.addAction(self.ai.toggle_heatmap_action)  # H works wherever the focus is in the window
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -169,14 +176,17 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         view.addActions(list(self.act_layouts.values()) + [self.act_link])
         view.addSeparator()
+        view.addAction(self.ai.toggle_heatmap_action)
+        view.addSeparator()
         view.addActions(list(self.act_themes.values()))
         view.addSeparator()
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
         tools = bar.addMenu("&Tools")
-        for key in ("histogram", "preprocessing", "augmentation"):
+        for key in ("histogram", "preprocessing", "augmentation", "ai"):
             dock = self.docks[key]
             tools.addAction(dock.windowTitle(), lambda d=dock: (d.show(), d.raise_()))
+        tools.addAction(self.act_models)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act_about)
         self._refresh_recent()
@@ -215,6 +225,9 @@ class MainWindow(QMainWindow):
             self._connect_viewport(viewport)
         self.preprocessing.failed.connect(lambda msg, details: self.notifications.notify("error", msg, details))
         self.augmentation.failed.connect(lambda msg, details: self.notifications.notify("error", msg, details))
+        self.ai.failed.connect(lambda msg, details: self.notifications.notify("error", msg, details))
+        self.ai.openRequested.connect(self._open_single)
+        self.ai.manage_button.clicked.connect(self.show_model_manager)
 
     def _connect_viewport(self, viewport: ImageViewport) -> None:
         if viewport.property("mv_connected"):
@@ -364,6 +377,19 @@ class MainWindow(QMainWindow):
     def notify_error(self, exc: BaseException, path=None) -> None:
         message, details = describe_error(exc, path)
         self.notifications.notify("error", message, details)
+
+    def _open_single(self, path) -> None:
+        """Show one image alone (a double click in the AI panel's table)."""
+        from medvision_app.imaging import ImageMetadata
+
+        self.grid.open_items([(ImageMetadata(), Path(path))], "1x1")
+
+    def show_model_manager(self) -> None:
+        from medvision_app.gui.model_manager import ModelManagerDialog
+
+        dialog = ModelManagerDialog(parent=self)
+        dialog.modelsChanged.connect(self.ai.refresh_models)
+        dialog.exec()
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About MedVision", about_html())

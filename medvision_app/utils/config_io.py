@@ -86,7 +86,9 @@ def _convert(tp: Any, value: Any, where: str) -> Any:  # noqa: C901 - one branch
                 return _convert(arg, value, where)
             except (ConfigError, TypeError, ValueError) as exc:
                 last_error = exc
-        raise ConfigError(f"{where}: {last_error}")
+        # The inner conversion already named the key: say it once.
+        message = str(last_error)
+        raise ConfigError(message if message.startswith(f"{where}:") else f"{where}: {message}")
     if origin is typing.Literal:
         if value not in get_args(tp):
             raise ConfigError(f"{where}: {value!r} is not one of {list(get_args(tp))}")

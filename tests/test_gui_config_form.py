@@ -1,0 +1,54 @@
+"""The configuration form reads the fields' declared choices, ranges, units, help and optional states."""
+
+from __future__ import annotations
+
+from medvision_app.gui.config_form import ConfigForm
+from medvision_app.training.settings import TrainSettings
+from medvision_app.utils.config_io import ConfigError, from_dict
+
+
+def _edit(editor, text: str) -> None:
+    editor.setText(text)
+    editor.editingFinished.emit()
+
+
+def test_optional_fields_choices_ranges_and_errors(qtbot):
+    form = ConfigForm(TrainSettings())
+    qtbot.addWidget(form)
+    changed, errors = [], []
+    form.configChanged.connect(changed.append)
+    form.invalid.connect(errors.append)
+
+    threads = form.editors["cpu_threads"]
+    assert threads.text() == "auto" and threads.suffix() == " threads"  # None shows as auto
+    threads.setValue(2)
+    assert changed[-1].cpu_threads == 2 and not errors
+    threads.setValue(threads.minimum())
+    assert changed[-1].cpu_threads is None
+
+    epochs = form.editors["epochs"]
+    assert (epochs.minimum(), epochs.maximum()) == (1, 100_000) and "Passes over the training data" in epochs.toolTip()
+    device = form.editors["device"]
+    assert [device.itemText(i) for i in range(device.count())] == ["auto", "cpu", "cuda"]
+    device.setCurrentText("cpu")
+    assert changed[-1].device == "cpu"
+
+    _edit(form.editors["eps"], "1e-9")  # a spin box with 3 decimals would have made it 0
+    assert changed[-1].eps == 1e-9
+    _edit(form.editors["weight_decay"], "nan")
+    assert errors[-1].startswith("weight_decay:") and "finite" in errors[-1]
+    assert form.editors["weight_decay"].styleSheet() and not form.editors["eps"].styleSheet()
+    assert form.config.weight_decay == 0.0  # not applied
+    _edit(form.editors["weight_decay"], "0.01")
+    assert changed[-1].weight_decay == 0.01 and not form.editors["weight_decay"].styleSheet()
+    form.editors["early_stopping.patience"].setValue(3)
+    assert changed[-1].early_stopping.patience == 3 and changed[-1].cpu_threads is None
+
+
+def test_optional_error_names_the_key_once():
+    try:
+        from_dict(TrainSettings, {"cpu_threads": "two"})
+    except ConfigError as exc:
+        assert str(exc).count("cpu_threads") == 1, str(exc)
+    else:
+        raise AssertionError("a text thread count was accepted")
