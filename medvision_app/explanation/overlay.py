@@ -112,3 +112,18 @@ def save_overlay_png(path: str | Path, image: np.ndarray, heatmap: np.ndarray, *
     path = Path(path)
     atomic_write_bytes(path, png_bytes(overlay_heatmap(image, heatmap, **options)))
     return path
+
+
+def heatmap_rgba(heatmap: np.ndarray, colormap: str = "jet", *, threshold: float = 0.0) -> np.ndarray:
+    """A [0, 1] heatmap (H, W) as uint8 RGBA (H, W, 4): coloured, transparent at or below ``threshold``.
+
+    What the viewer draws over the image; its opacity is applied when drawing,
+    so dragging the opacity slider costs nothing here.
+    """
+    if not 0.0 <= threshold < 1.0:
+        raise ValueError(f"threshold must be in [0, 1), got {threshold}")
+    heat = np.asarray(heatmap, dtype=np.float32)
+    out = np.empty(heat.shape + (4,), dtype=np.uint8)
+    out[..., :3] = apply_colormap(heat, colormap)
+    out[..., 3] = np.where(np.nan_to_num(heat) > threshold, 255, 0).astype(np.uint8)
+    return out

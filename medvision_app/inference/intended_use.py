@@ -12,6 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+# Status of one image's analysis (``predict --json``, the AI panel, the results cache).
+STATUS_OK = "ok"
+STATUS_OUTSIDE = "outside_intended_use"
+STATUS_FAILED = "failed"
+
 # Codes that are the same kind of picture for a model (projection radiography
 # is DX or CR depending on the detector; a dermoscopy file may say XC).
 _EQUIVALENT = [{"DX", "CR"}, {"DERMOSCOPY", "XC"}]

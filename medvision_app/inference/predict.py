@@ -15,6 +15,7 @@ import numpy as np
 
 from medvision_app.inference.card import ModelCard
 from medvision_app.inference.errors import ModelError
+from medvision_app.inference.intended_use import STATUS_OK
 from medvision_app.inference.model import (
     ATTENTION_OUTPUT,
     CAM_OUTPUT,
@@ -32,12 +33,6 @@ if TYPE_CHECKING:
     from medvision_app.imaging import MedicalImage
 
 ImageLike = Union[str, Path, "MedicalImage", np.ndarray]
-
-
-# Status of one image's analysis (``predict --json`` and the AI panel).
-STATUS_OK = "ok"
-STATUS_OUTSIDE = "outside_intended_use"
-STATUS_FAILED = "failed"
 
 
 @dataclass
