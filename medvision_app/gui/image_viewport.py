@@ -19,8 +19,10 @@ from PySide6.QtGui import QTransform
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from medvision_app.gui.viewbox import WorkstationViewBox
+from medvision_app.gui.viewport_overlays import OutlinedLabel, WindowMissBanner
 from medvision_app.gui.workers import start_worker
 from medvision_app.imaging import DisplayPreset, MedicalImage
+from medvision_app.imaging.display import full_range_preset
 from medvision_app.imaging.hanging import needs_flip, view_of
 from medvision_app.imaging.viewing import (
     PreparedFrame,
@@ -31,6 +33,7 @@ from medvision_app.imaging.viewing import (
     render,
     window_of,
 )
+from medvision_app.imaging.window_check import WindowCoverage, window_coverage
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 
@@ -77,6 +80,8 @@ class ImageViewport(QWidget):
 
         self._labels = {corner: self._overlay(corner) for corner in ("tl", "tr", "bl", "br")}
         self._labels["tl"].setObjectName("ViewportLabel")
+        self.window_banner = WindowMissBanner(self.view)
+        self.window_banner.fullRangeClicked.connect(self.show_full_range)
 
         self.box.windowDragged.connect(self._on_window_drag)
         self.box.windowDragFinished.connect(self._on_window_drag_finished)
@@ -314,7 +319,7 @@ class ImageViewport(QWidget):
         super().mousePressEvent(event)
 
     def _overlay(self, corner: str) -> QLabel:
-        label = QLabel(self.view)
+        label = OutlinedLabel(self.view)
         label.setObjectName("ViewportInfo")
         label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         label.setAlignment(Qt.AlignmentFlag.AlignRight if corner.endswith("r") else Qt.AlignmentFlag.AlignLeft)
@@ -339,7 +344,35 @@ class ImageViewport(QWidget):
         for corner, text in texts.items():
             self._labels[corner].setText(text)
             self._labels[corner].adjustSize()
+        self._check_window()
         self._place_labels()
+
+    def window_misses_data(self) -> Optional[WindowCoverage]:
+        """The coverage of the file's own window when it misses the pixel data, else None."""
+        image, prepared, window = self.image, self.prepared, self.window
+        if image is None or prepared is None or window is None or image.is_color:
+            return None
+        # Only the file's own window: one the user set is the user's choice. (Compared by
+        # value: the preset may have come back from a decoding helper as a copy.)
+        key = _preset_key(self.preset)
+        if key is None or not any(_preset_key(p) == key for p in image.presets):
+            return None
+        coverage = window_coverage(prepared.counts, prepared.edges, window.center, window.width)
+        return coverage if coverage.misses else None
+
+    def _check_window(self) -> None:
+        miss = self.window_misses_data()
+        if miss is None:
+            self.window_banner.hide()
+            return
+        w = self.window
+        self.window_banner.show_miss(miss.data_low, miss.data_high, w.center - w.width / 2, w.center + w.width / 2)
+
+    def show_full_range(self) -> None:
+        """Window over every pixel value of the frame shown (the banner's one click)."""
+        if self.image is None or self.image.is_color:
+            return
+        self.apply_preset(full_range_preset(self.image.modality_values(self.frame_index)))
 
     def _place_labels(self) -> None:
         w, h, m = self.view.width(), self.view.height(), 6
@@ -347,6 +380,12 @@ class ImageViewport(QWidget):
             x = m if corner[1] == "l" else w - label.width() - m
             y = m if corner[0] == "t" else h - label.height() - m
             label.move(max(0, x), max(0, y))
+        banner = self.window_banner
+        if banner.isVisible():
+            banner.setMaximumWidth(max(120, w - 2 * m))
+            banner.adjustSize()
+            bottom = self._labels["bl"].y() if self._labels["bl"].text() else h - m
+            banner.move(m, max(0, bottom - banner.height() - 2))
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -355,3 +394,9 @@ class ImageViewport(QWidget):
     def display_array(self) -> Optional[np.ndarray]:
         """The uint8 array on screen now (tests and screenshots compare it)."""
         return self.item.image
+
+
+def _preset_key(preset: Optional[DisplayPreset]):
+    if preset is None or preset.lut is not None:
+        return None
+    return preset.name, preset.center, preset.width, preset.function
