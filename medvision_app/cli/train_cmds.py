@@ -40,6 +40,8 @@ def _loading_bar(event: Event) -> None:
         if event.done == event.total:
             sys.stderr.write("\n")
         sys.stderr.flush()
+    elif event.kind == "CheckpointRecovered":
+        print(f"warning: {event.message}", file=sys.stderr)
 
 
 @contextlib.contextmanager

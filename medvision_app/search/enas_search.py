@@ -72,7 +72,7 @@ def run_enas(cfg: SearchConfig, folder: Path, data: SearchData, state: dict, *, 
     reinforce = Reinforce(e.entropy_weight, e.baseline_decay, state["baseline"])
     weights = folder / WEIGHTS
     if weights.is_file():
-        saved = torch.load(weights, map_location=device, weights_only=False)
+        saved = torch.load(weights, map_location=device, weights_only=True)
         supernet.load_state_dict(saved["supernet"])
         controller.load_state_dict(saved["controller"])
         w_opt.load_state_dict(saved["w_opt"])

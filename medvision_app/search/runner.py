@@ -26,6 +26,7 @@ from medvision_app.search.state import SearchStateError, load_state, save_state
 from medvision_app.search.summary import build_summary, write_summary
 from medvision_app.utils.atomic import atomic_write_text
 from medvision_app.utils.config_io import from_dict, to_dict
+from medvision_app.utils.folder_lock import folder_lock
 
 
 def start_search(cfg: SearchConfig, out: Path, *, emit: Emit = ignore, cancel: Optional[CancelToken] = None,
@@ -36,19 +37,33 @@ def start_search(cfg: SearchConfig, out: Path, *, emit: Emit = ignore, cancel: O
         raise SearchStateError(f"{out}: already holds a search; resume it or choose another folder")
     if not cfg.data:
         raise SearchStateError("no dataset given (data = PATH)")
+    if out.exists() and not out.is_dir():
+        raise SearchStateError(f"{out}: is a file, not a search folder; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    data = _load(cfg)
-    state = new_enas_state(cfg, data.n_classes) if cfg.method == "enas" else new_state(cfg, data.n_classes)
-    state["config"] = to_dict(cfg)
-    atomic_write_text(out / "search_config.json", json.dumps(to_dict(cfg), indent=2) + "\n")
-    save_state(out, state)
-    return _continue(cfg, out, data, state, emit, cancel, executor)
+    # One job per folder: a second search here would interleave candidates and state (fails at once).
+    with folder_lock(out):
+        if (out / "state.json").exists():
+            raise SearchStateError(f"{out}: already holds a search; resume it or choose another folder")
+        data = _load(cfg)
+        state = new_enas_state(cfg, data.n_classes) if cfg.method == "enas" else new_state(cfg, data.n_classes)
+        state["config"] = to_dict(cfg)
+        atomic_write_text(out / "search_config.json", json.dumps(to_dict(cfg), indent=2) + "\n")
+        save_state(out, state)
+        return _continue(cfg, out, data, state, emit, cancel, executor)
 
 
 def resume_search(out: Path, *, emit: Emit = ignore, cancel: Optional[CancelToken] = None,
                   overrides: Optional[dict] = None, executor: Optional[Executor] = None) -> dict:
     """Continue the search in ``out``; ``overrides`` may change budgets and workers, nothing else."""
     out = Path(out)
+    if not out.is_dir():
+        raise SearchStateError(f"{out}: no such search folder")
+    with folder_lock(out):
+        return _resume_locked(out, emit, cancel, overrides, executor)
+
+
+def _resume_locked(out: Path, emit: Emit, cancel: Optional[CancelToken], overrides: Optional[dict],
+                   executor: Optional[Executor]) -> dict:
     state = load_state(out)
     cfg = from_dict(SearchConfig, state["config"])
     allowed = {"budget_seconds", "max_iterations", "workers", "device"}

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from medvision_app.events import CancelToken
+from medvision_app.training.checkpoints import CheckpointError, read_checkpoint
 from medvision_app.utils.atomic import atomic_path
 
 
@@ -82,8 +83,13 @@ def fit(
     criterion = nn.CrossEntropyLoss()
     state = {"epoch": 0, "best_loss": float("inf"), "best_acc": 0.0, "best_epoch": 0, "bad": 0,
              "history": [], "seconds": 0.0, "best_state": None}
+    saved = None
     if checkpoint is not None and checkpoint.is_file():
-        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        try:
+            saved = read_checkpoint(checkpoint)
+        except CheckpointError:
+            saved = None  # damaged (a disk full, a copy cut short): this candidate trains again from epoch 1
+    if saved is not None:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         if scheduler is not None and saved.get("scheduler"):

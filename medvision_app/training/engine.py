@@ -247,11 +247,9 @@ class Trainer:
 
     def resume(self, path) -> "Trainer":
         """Load a checkpoint written by :class:`~medvision_app.training.handlers.Checkpointer`."""
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, EOFError) as exc:
-            raise TrainingError(f"{path}: cannot load checkpoint: {str(exc).splitlines()[0]}") from None
-        self.load_state_dict(state)
+        from medvision_app.training.checkpoints import read_checkpoint
+
+        self.load_state_dict(read_checkpoint(path))
         return self
 
     # -- the loop ------------------------------------------------------------

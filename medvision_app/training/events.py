@@ -49,6 +49,20 @@ class CheckpointSaved(Event):
 
 
 @dataclass(frozen=True)
+class CheckpointRecovered(Event):
+    """A damaged checkpoint was passed over; ``using`` is the file used instead, "" when starting from epoch 1."""
+
+    damaged: str
+    reason: str
+    using: str
+
+    @property
+    def message(self) -> str:
+        instead = f"using {self.using} instead" if self.using else "no usable checkpoint left: starting from epoch 1"
+        return f"{self.reason}; {instead}"
+
+
+@dataclass(frozen=True)
 class RunFinished(Event):
     epochs_run: int
     best_epoch: Optional[int]

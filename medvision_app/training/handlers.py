@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 from typing import Optional, TextIO
 
-import torch
-
+from medvision_app.training.checkpoints import BEST, LAST, save_checkpoint
 from medvision_app.training.engine import monitor_mode
 from medvision_app.training.events import (
     BatchProgress,
@@ -26,7 +25,7 @@ from medvision_app.training.events import (
     RunFinished,
     RunStarted,
 )
-from medvision_app.utils.atomic import atomic_path, atomic_write_text
+from medvision_app.utils.atomic import atomic_write_text
 
 
 class EarlyStopping:
@@ -71,7 +70,12 @@ class Checkpointer:
     """Writes ``last.pt`` after every epoch and ``best.pt`` when the engine's best epoch improves.
 
     Both are written atomically, so a kill mid-write leaves the previous
-    file. A failed or cancelled run leaves the last good checkpoint as it was.
+    file, and the replaced ``last.pt`` is kept as ``previous.pt``
+    (:mod:`~medvision_app.training.checkpoints`). ``best.pt`` is written
+    first: a kill between the two files then leaves a ``last.pt`` one epoch
+    behind, whose re-run redoes the same best epoch, rather than a
+    ``last.pt`` that names a best epoch ``best.pt`` never received.
+    A failed or cancelled run leaves the last good checkpoint as it was.
     """
 
     def __init__(self, directory: str | Path) -> None:
@@ -81,18 +85,14 @@ class Checkpointer:
         self.engine = engine
         engine.on(EpochFinished, self._on_epoch)
 
-    def _save(self, state: dict, name: str) -> Path:
-        path = self.directory / name
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
-        return path
-
     def _on_epoch(self, event: EpochFinished) -> None:
         state = self.engine.state_dict()
-        path = self._save(state, "last.pt")
-        self.engine.fire(CheckpointSaved(event.epoch, str(path), best=False))
+        best = None
         if self.engine.best_epoch == event.epoch:
-            best = self._save(state, "best.pt")
+            best = save_checkpoint(state, self.directory, BEST)
+        path = save_checkpoint(state, self.directory, LAST)
+        self.engine.fire(CheckpointSaved(event.epoch, str(path), best=False))
+        if best is not None:
             self.engine.fire(CheckpointSaved(event.epoch, str(best), best=True))
 
 
@@ -113,14 +113,24 @@ class MetricsLogger:
     def _on_start(self, event: RunStarted) -> None:
         lines = []
         if event.start_epoch and self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                if line.strip() and json.loads(line).get("epoch", 0) <= event.start_epoch:
+            for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+                row = _parse(line)
+                # A torn line (killed mid-append) or one past the checkpoint is dropped: each epoch once.
+                if row is not None and row.get("epoch", 0) <= event.start_epoch:
                     lines.append(line)
         atomic_write_text(self.path, "".join(f"{line}\n" for line in lines))
 
     def _on_epoch(self, event: EpochFinished) -> None:
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(event.metrics) + "\n")
+
+
+def _parse(line: str) -> Optional[dict]:
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    return row if isinstance(row, dict) else None
 
 
 class ProgressBar:

@@ -3,7 +3,8 @@
 Layout::
 
     RUN_DIR/config.json        the TrainConfig, with data.path made absolute and run facts filled in
-    RUN_DIR/checkpoints/       last.pt (every epoch) and best.pt (best monitored epoch)
+    RUN_DIR/checkpoints/       last.pt (every epoch), previous.pt (the one before) and best.pt (best monitored epoch)
+    RUN_DIR/.lock              held by the one job writing to the folder
     RUN_DIR/metrics.jsonl      one JSON line per epoch
     RUN_DIR/eval.json          metrics of the test split (see medvision_app.evaluation)
     RUN_DIR/predictions.csv    id, true and predicted label, one probability per class
@@ -12,6 +13,7 @@ Layout::
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,14 +27,17 @@ from medvision_app.data import DataError, PreparedData, prepare_data
 from medvision_app.data.table import SPLITS
 from medvision_app.evaluation import evaluate, write_eval, write_predictions
 from medvision_app.events import CancelToken, Emit, ignore
+from medvision_app.training.checkpoints import RESUME_ORDER, WEIGHTS_ORDER, first_usable
 from medvision_app.training.config import RunFacts, TrainConfig
 from medvision_app.training.engine import Trainer, TrainResult, cpu_threads, resolve_device
 from medvision_app.training.errors import TrainingError
+from medvision_app.training.events import CheckpointRecovered
 from medvision_app.training.handlers import ProgressBar
 from medvision_app.training.losses import probabilities
 from medvision_app.training.rng import seed_everything
 from medvision_app.utils.atomic import atomic_write_text
 from medvision_app.utils.config_io import load_config, save_config, to_dict
+from medvision_app.utils.folder_lock import LOCK_NAME, folder_lock
 
 CONFIG_NAME = "config.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -141,6 +146,41 @@ def _trainer(config: TrainConfig, prepared: PreparedData, model: torch.nn.Module
     return trainer
 
 
+@contextlib.contextmanager
+def _run_folder(run_dir: Path, *, create: bool):
+    """Hold ``run_dir``'s lock (creating the folder when ``create``); a folder this call
+    created is removed again when the run is refused before writing anything of its own."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise TrainingError(f"{run_dir}: is a file, not a run folder; choose another --out")
+    if not create and not run_dir.is_dir():
+        raise TrainingError(f"{run_dir}: no such run folder")
+    created = False
+    if create and not run_dir.exists():
+        try:
+            run_dir.mkdir(parents=True)
+        except OSError as exc:
+            raise TrainingError(f"{run_dir}: cannot create the run folder: {exc.strerror or exc}") from None
+        created = True
+    try:
+        with folder_lock(run_dir):
+            yield run_dir
+    except BaseException:
+        if created:
+            _remove_if_unused(run_dir)
+        raise
+
+
+def _remove_if_unused(run_dir: Path) -> None:
+    # Only the lock and the job layer's event log: the run never started.
+    leftovers = {LOCK_NAME, "events.jsonl"}
+    with contextlib.suppress(OSError):
+        if {p.name for p in run_dir.iterdir()} <= leftovers:
+            for name in leftovers:
+                with contextlib.suppress(FileNotFoundError):
+                    (run_dir / name).unlink()
+            run_dir.rmdir()
+
+
 def start_run(
     config: TrainConfig,
     run_dir: Path,
@@ -150,8 +190,19 @@ def start_run(
     cancel: Optional[CancelToken] = None,
     progress: bool = False,
 ) -> TrainResult:
-    """Train ``config`` into the new folder ``run_dir``; evaluate the test split when finished."""
+    """Train ``config`` into the new folder ``run_dir``; evaluate the test split when finished.
+
+    The folder is locked for the whole run (:mod:`medvision_app.utils.folder_lock`):
+    a second job on it fails at once, naming the process that holds it.
+    """
     run_dir = Path(run_dir)
+    with _run_folder(run_dir, create=True):
+        return _start_locked(config, run_dir, config_file=config_file, emit=emit, cancel=cancel,
+                             progress=progress)
+
+
+def _start_locked(config: TrainConfig, run_dir: Path, *, config_file: Optional[Path], emit: Emit,
+                  cancel: Optional[CancelToken], progress: bool) -> TrainResult:
     if (run_dir / CONFIG_NAME).exists():
         raise TrainingError(f"{run_dir}: already holds a run; use --resume {run_dir} or another --out")
     data_path = resolve_data_path(config.data.path, config_file)
@@ -168,36 +219,52 @@ def start_run(
         skipped_images=len(prepared.skipped),
         medvision_version=__version__,
     )
-    run_dir.mkdir(parents=True, exist_ok=True)
     if prepared.skipped:
         _write_skipped(run_dir / SKIPPED_NAME, prepared.skipped)
     trainer = _trainer(config, prepared, models[0], run_dir, emit=emit, cancel=cancel, progress=progress)
     save_config(config, run_dir / CONFIG_NAME)
     result = trainer.run()
     if result.reason != "cancelled":
-        _evaluate(config, prepared, trainer.model, run_dir, "test")
+        _evaluate(config, prepared, trainer.model, run_dir, "test", emit=emit)
     return result
 
 
 def resume_run(
     run_dir: Path, *, emit: Emit = ignore, cancel: Optional[CancelToken] = None, progress: bool = False
 ) -> TrainResult:
-    """Continue the run in ``run_dir`` from ``checkpoints/last.pt``; evaluate when finished."""
+    """Continue the run in ``run_dir`` from its newest good checkpoint; evaluate when finished.
+
+    ``last.pt`` first, then ``previous.pt`` (a ``CheckpointRecovered`` event
+    says which file was passed over and why). A run with no usable
+    checkpoint (killed in its first epoch) starts again from epoch 1 with
+    the same seed, so it ends where an uninterrupted run would.
+    """
     run_dir = Path(run_dir)
-    config = load_config(TrainConfig, run_dir / CONFIG_NAME)
-    last = run_dir / CHECKPOINT_DIR / "last.pt"
-    if not last.is_file():
-        raise TrainingError(f"{run_dir}: no checkpoint to resume from ({last} is missing)")
-    models: list = []
-    prepared = _prepare(config, Path(config.data.path), SPLITS, emit=emit, cancel=cancel,
-                        encoding=config.run.metadata_encoding, models=models)
-    _check_same_data(config, prepared)
-    trainer = _trainer(config, prepared, models[0], run_dir, emit=emit, cancel=cancel, progress=progress)
-    trainer.resume(last)
-    result = trainer.run()
-    if result.reason != "cancelled":
-        _evaluate(config, prepared, trainer.model, run_dir, "test")
-    return result
+    with _run_folder(run_dir, create=False):
+        config = load_config(TrainConfig, run_dir / CONFIG_NAME)
+        models: list = []
+        prepared = _prepare(config, Path(config.data.path), SPLITS, emit=emit, cancel=cancel,
+                            encoding=config.run.metadata_encoding, models=models)
+        _check_same_data(config, prepared)
+        trainer = _trainer(config, prepared, models[0], run_dir, emit=emit, cancel=cancel, progress=progress)
+        found = first_usable(run_dir / CHECKPOINT_DIR, RESUME_ORDER, _notice(emit, run_dir, RESUME_ORDER))
+        if found is not None:
+            trainer.load_state_dict(found[1])
+        result = trainer.run()
+        if result.reason != "cancelled":
+            _evaluate(config, prepared, trainer.model, run_dir, "test", emit=emit)
+        return result
+
+
+def _notice(emit: Emit, run_dir: Path, order: tuple[str, ...]):
+    """Report each damaged checkpoint with the file that will be tried next ("" for none)."""
+
+    def notice(path: Path, reason: str) -> None:
+        later = [run_dir / CHECKPOINT_DIR / n for n in order[order.index(path.name) + 1:]]
+        using = next((str(p) for p in later if p.exists()), "")
+        emit(CheckpointRecovered(str(path), reason, using))
+
+    return notice
 
 
 def _check_same_data(config: TrainConfig, prepared: PreparedData) -> None:
@@ -207,14 +274,17 @@ def _check_same_data(config: TrainConfig, prepared: PreparedData) -> None:
         )
 
 
-def _load_weights(model: torch.nn.Module, run_dir: Path) -> Path:
-    for name in ("best.pt", "last.pt"):
-        path = run_dir / CHECKPOINT_DIR / name
-        if path.is_file():
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            model.load_state_dict(state["model"])
-            return path
-    raise TrainingError(f"{run_dir}: no checkpoint in {run_dir / CHECKPOINT_DIR}")
+def _load_weights(model: torch.nn.Module, run_dir: Path, emit: Emit = ignore) -> Path:
+    """The best epoch's weights, else the newest good ones (with a ``CheckpointRecovered`` notice)."""
+    found = first_usable(run_dir / CHECKPOINT_DIR, WEIGHTS_ORDER, _notice(emit, run_dir, WEIGHTS_ORDER))
+    if found is None:
+        raise TrainingError(f"{run_dir}: no usable checkpoint in {run_dir / CHECKPOINT_DIR}")
+    path, state = found
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError) as exc:
+        raise TrainingError(f"{path}: does not fit the run's network: {str(exc).splitlines()[0]}") from None
+    return path
 
 
 @torch.no_grad()
@@ -230,14 +300,15 @@ def predict_dataset(model: torch.nn.Module, dataset, device: torch.device, batch
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 
 
-def _evaluate(config: TrainConfig, prepared: PreparedData, model: torch.nn.Module, run_dir: Path, split: str) -> dict:
+def _evaluate(config: TrainConfig, prepared: PreparedData, model: torch.nn.Module, run_dir: Path, split: str,
+              *, emit: Emit = ignore) -> dict:
     dataset = prepared.datasets.get(split)
     if dataset is None or len(dataset) == 0:
         split = "val"
         dataset = prepared.datasets.get("val")
     if dataset is None or len(dataset) == 0:
         return {}
-    _load_weights(model, run_dir)
+    _load_weights(model, run_dir, emit)
     device = resolve_device(config.train.device)
     with cpu_threads(config.train.cpu_threads):
         probs = predict_dataset(model, dataset, device, config.train.eval_batch_size or 128)
@@ -255,14 +326,15 @@ def evaluate_run(run_dir: Path, split: str = "test", *, emit: Emit = ignore, can
     if split not in SPLITS:
         raise TrainingError(f"split {split!r} is not one of {list(SPLITS)}")
     run_dir = Path(run_dir)
-    config = load_config(TrainConfig, run_dir / CONFIG_NAME)
-    models: list = []
-    prepared = _prepare(config, Path(config.data.path), (split,), emit=emit, cancel=cancel,
-                        encoding=config.run.metadata_encoding, models=models)
-    _check_same_data(config, prepared)
-    if len(prepared.datasets[split]) == 0:
-        raise TrainingError(f"{run_dir}: the {split} split is empty")
-    model = models[0]
-    for ds in prepared.datasets.values():
-        ds.set_normalization(config.run.input_mean or None, config.run.input_std or None)
-    return _evaluate(config, prepared, model, run_dir, split)
+    with _run_folder(run_dir, create=False):
+        config = load_config(TrainConfig, run_dir / CONFIG_NAME)
+        models: list = []
+        prepared = _prepare(config, Path(config.data.path), (split,), emit=emit, cancel=cancel,
+                            encoding=config.run.metadata_encoding, models=models)
+        _check_same_data(config, prepared)
+        if len(prepared.datasets[split]) == 0:
+            raise TrainingError(f"{run_dir}: the {split} split is empty")
+        model = models[0]
+        for ds in prepared.datasets.values():
+            ds.set_normalization(config.run.input_mean or None, config.run.input_std or None)
+        return _evaluate(config, prepared, model, run_dir, split, emit=emit)
