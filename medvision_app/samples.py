@@ -80,7 +80,26 @@ SAMPLE_SETS: dict[str, SampleSet] = {
         folder=_cbis_ddsm_folder,
         first_run=True,
     ),
+    "busi": SampleSet(
+        key="busi",
+        title="BUSI breast ultrasound, 8 images (benign, malignant, normal)",
+        credit=(
+            "Sample ultrasound images: BUSI, Dataset of Breast Ultrasound Images (Al-Dhabyani W, Gomaa M, "
+            "Khaled H, Fahmy A; Data in Brief 28, 104863, 2020, doi:10.1016/j.dib.2019.104863), "
+            "licensed CC BY 4.0; 8 images resized to 256 x 256."
+        ),
+        licence="CC BY 4.0",
+        folder=lambda: _shipped_folder(BUSI_DIR),
+    ),
 }
+
+BUSI_DIR = Path(__file__).resolve().parents[1] / "resources" / "samples" / "busi"
+
+
+def _shipped_folder(folder: Path) -> Path:
+    if not any(folder.glob("*.png")):
+        raise SampleUnavailable(f"{folder} holds no sample images")
+    return folder
 
 
 def sample_folder(key: str) -> Path:

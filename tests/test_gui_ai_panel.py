@@ -259,3 +259,23 @@ def test_results_stay_after_reopening_and_clear_removes_them(qtbot, tmp_path, ho
     assert second.ai.results() == [] and ResultsStore().count() == 0
     assert not second.ai.overlay_for(second.grid.active).shown
     qtbot.waitUntil(lambda: running_workers() == 0, timeout=TIMEOUT)
+
+
+def test_first_run_shows_an_ultrasound_prediction_with_its_heatmap(qtbot, tmp_path, home):
+    from medvision_app.samples import sample_folder
+
+    win = _window(qtbot, tmp_path)
+    win.open_sample()
+    panel = win.ai
+    busi = sorted(sample_folder("busi").glob("*.png"))
+    assert 1 <= len(busi) <= 10
+    qtbot.waitUntil(lambda: len(panel.results()) >= len(busi) and not panel.busy, timeout=60000)
+    ultrasound = [r for r in panel.results() if Path(r.path).parent == busi[0].parent]
+    assert len(ultrasound) == len(busi) and all(r.status == "ok" and r.heatmap is not None for r in ultrasound)
+    mammograms = [r for r in panel.results() if r.view]
+    assert mammograms and all(r.status == "outside_intended_use" for r in mammograms)
+    qtbot.waitUntil(lambda: panel.preview.pixmap() is not None and not panel.preview.pixmap().isNull(),
+                    timeout=TIMEOUT)
+    assert busi[0].stem.split("-")[0] in panel.table.item(panel.table.currentRow(), 0).text()
+    assert "succeeded" in panel.current_status.text()
+    qtbot.waitUntil(lambda: running_workers() == 0, timeout=TIMEOUT)

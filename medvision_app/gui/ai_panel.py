@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -115,6 +115,12 @@ class AiPanel(QWidget):
         self.bars = ProbabilityBars()
         current.addWidget(self.current_status)
         current.addWidget(self.bars)
+        self.preview = QLabel()
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setToolTip("The image with its heatmap (double-click a table row to open it in the viewer)")
+        current.addWidget(self.preview)
+        self._preview_generation = 0
+        self._sample_pending = False
         layout.addWidget(self.current_box)
 
         self.exam_label = QLabel("")
@@ -161,6 +167,7 @@ class AiPanel(QWidget):
         grid.imageShown.connect(self._on_image_shown)
         grid.activeChanged.connect(lambda _v: self._show_current())
         grid.allShown.connect(self._lookup_cached)
+        grid.allShown.connect(self._run_samples_when_ready)
         self._set_running(False)
         self.refresh_models()
 
@@ -191,6 +198,7 @@ class AiPanel(QWidget):
         self.model_combo.setCurrentIndex(choice)
         self.model_combo.blockSignals(False)
         self._on_model_changed()
+        self._run_samples_when_ready()
 
     def selected_entry(self):
         index = self.model_combo.currentIndex()
@@ -414,6 +422,8 @@ class AiPanel(QWidget):
             self.current_status.setText("No result for this image.")
             self.bars.set_probabilities({}, None)
             self.heatmap_note.setText("")
+            self._preview_generation += 1
+            self.preview.clear()
             return
         head = f"<b>{status_text(result)}</b>"
         if result.view:
@@ -425,6 +435,7 @@ class AiPanel(QWidget):
         head += f"<br><small>{result.model} · {result.provenance}{' · cached' if result.cached else ''}</small>"
         self.current_status.setText(head)
         self.bars.set_probabilities(result.probabilities, result.predicted)
+        self._render_preview(result)
         maps = result.attention_maps
         self.overlay_controls.set_map_count(len(maps) if maps is not None else 0)
         if result.analysed and result.heatmap is None:
@@ -439,6 +450,55 @@ class AiPanel(QWidget):
         export_case_report(self, [Path(r.path) for r in self.results()], entry.path if entry else None,
                            on_done=lambda p: self.exam_label.setText(f"Case report written: {p}"),
                            on_error=lambda exc: self.failed.emit("Cannot write the case report", str(exc)))
+
+    def _render_preview(self, result) -> None:
+        """The selected result's image with its heatmap, drawn small in a worker (latest request wins)."""
+        from medvision_app.inference.analysis import preview_rgb
+
+        self._preview_generation += 1
+        generation = self._preview_generation
+        if result.status == "failed":
+            self.preview.clear()
+            return
+
+        def show(rgb) -> None:
+            from medvision_app.gui.study_browser import to_qimage
+
+            if generation == self._preview_generation:
+                self.preview.setPixmap(QPixmap.fromImage(to_qimage(rgb)))
+
+        start_worker(preview_rgb, result, on_returned=show, on_errored=lambda _exc: self.preview.clear(), owner=self)
+
+    # -- first run ---------------------------------------------------------------------------
+    def show_sample_predictions(self) -> None:
+        """First run: analyse the sample study and the shipped ultrasound samples, then show an ultrasound result.
+
+        Waits for the model list and the study, whichever comes last.
+        """
+        self._sample_pending = True
+        self._run_samples_when_ready()
+
+    def _run_samples_when_ready(self) -> None:
+        from medvision_app.samples import SampleUnavailable, sample_folder
+
+        if not self._sample_pending or self.selected_entry() is None or self.busy:
+            return
+        if self.grid.is_loading() or not self.grid.items:
+            return
+        self._sample_pending = False
+        try:
+            ultrasound = sorted(sample_folder("busi").glob("*.png"))
+        except SampleUnavailable:
+            ultrasound = []
+        first = ultrasound[0] if ultrasound else None
+
+        def select_first(_results) -> None:
+            row = self.table.row_of(str(first)) if first is not None else None
+            if row is not None:
+                self.table.selectRow(row)
+
+        self.analysisFinished.connect(select_first, Qt.ConnectionType.SingleShotConnection)
+        self.analyse(self.study_paths() + ultrasound)
 
     def _export_csv_dialog(self) -> None:
         if not self._results:

@@ -279,6 +279,10 @@ class MainWindow(QMainWindow):
 
         start_worker(first_run_sample, on_returned=lambda folder: self.open_paths([folder]),
                      on_errored=lambda exc: self.notify_error(exc), owner=self)
+        # A first prediction on the shipped model's own modality (ultrasound), next to the study.
+        self.docks["ai"].show()
+        self.docks["ai"].raise_()
+        self.ai.show_sample_predictions()
 
     def open_file_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Open images", self._last_dir(),

@@ -149,6 +149,16 @@ class Analyser:
         from medvision_app.utils.config_io import ConfigError
 
         result = self._base(str(path))
+        # A DICOM header says the modality: an image outside intended use is refused before its pixels
+        # are decoded (a full-field mammogram takes far longer to decode than its header to read).
+        header = _header_only(path) if image is None else image
+        if header is not None:
+            check = check_intended_use(self.card, image_modality(header))
+            result.view = view_label(header)
+            if check.outside and not self.research_override:
+                result.image_key = image_key(path, header)
+                result.status, result.reason = STATUS_OUTSIDE, check.note
+                return result
         try:
             image = image if image is not None else open_image(path)
             result.image_key = image_key(path, image)
@@ -278,3 +288,20 @@ def results_csv(results: Sequence[ImageResult]) -> str:
                          r.score_class or "", f"{r.score:.6f}" if r.score is not None else "", r.reason,
                          "yes" if r.research_override else "", r.model, r.provenance])
     return buffer.getvalue()
+
+
+def preview_rgb(result: ImageResult, side: int = 240) -> np.ndarray:
+    """A small uint8 RGB picture of the result's image with its heatmap blended in (none when it has none).
+
+    Opens the image again (workers call this), reduced so its long side is about ``side``.
+    """
+    from medvision_app.explanation.overlay import overlay_heatmap
+    from medvision_app.imaging import open_image
+    from medvision_app.imaging.viewing import display_float_reduced
+
+    image = open_image(result.path)
+    display = display_float_reduced(image, 0, max_side=side)
+    if result.heatmap is None or result.geometry is None:
+        return overlay_heatmap(display, np.zeros(display.shape[:2], np.float32), opacity=0.0)
+    heat = result.heatmap_on(display.shape[:2])
+    return overlay_heatmap(display, heat, opacity=0.45, threshold=0.2)
