@@ -26,7 +26,7 @@ from medvision_app.augmentation import AugmentationConfig, default_preview_confi
 from medvision_app.gui.config_form import ConfigForm
 from medvision_app.gui.image_grid_view import ImageGridView
 from medvision_app.gui.preview_engine import PreviewEngine
-from medvision_app.gui.theme import icon
+from medvision_app.gui.theme import set_icon
 from medvision_app.imaging.viewing import reduce_stored, reduction_factor
 from medvision_app.utils.config_io import ConfigError, load_config, save_config
 
@@ -54,11 +54,11 @@ class AugmentationPanel(QWidget):
         self.engine.failed.connect(lambda _tag, exc: self.failed.emit("The augmentation preview failed", str(exc)))
 
         self.grid = ImageGridView(3, 3, link=False)
-        self.reroll_button = QPushButton(icon("dice"), "Re-roll")
+        self.reroll_button = set_icon(QPushButton("Re-roll"), "dice")
         self.reroll_button.setToolTip("Draw nine new variants with a new seed")
         self.reroll_button.clicked.connect(self.reroll)
         self.seed_label = QLabel()
-        save, load = QPushButton(icon("save"), "Save…"), QPushButton(icon("open-file"), "Load…")
+        save, load = set_icon(QPushButton("Save…"), "save"), set_icon(QPushButton("Load…"), "open-file")
         save.clicked.connect(self._save_dialog)
         load.clicked.connect(self._load_dialog)
         self.form = ConfigForm(self.config)

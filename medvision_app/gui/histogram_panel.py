@@ -17,6 +17,30 @@ from medvision_app.gui.image_viewport import ImageViewport
 from medvision_app.imaging import DisplayPreset
 from medvision_app.imaging.viewing import modality_presets
 
+COLOUR_PLACEHOLDER = "Colour image: shown as stored, no window"
+
+
+def caption(image, low: float, high: float) -> str:
+    """The line under the histogram: modality and the range of values, rounded as a reader reads them.
+
+    The histogram of a colour image is of its brightness (the mean of R, G and
+    B, 0 to 255): shown as whole numbers, not "36.3333".
+    """
+    name = image.metadata.modality or image.format
+    if image.is_color:
+        return f"{name}  colour, brightness {low:.0f} to {high:.0f} of 255"
+    unit = "HU" if (image.metadata.modality or "").upper() == "CT" else "values"
+    return f"{name}  range {_number(low, high - low)} to {_number(high, high - low)} {unit}"
+
+
+def _number(value: float, span: float) -> str:
+    # Whole numbers where the data span more than a few hundred values (stored
+    # integers, block-averaged for the histogram); three significant digits
+    # for small floating-point ranges.
+    if abs(span) >= 100 or float(value).is_integer():
+        return f"{value:.0f}"
+    return f"{value:.3g}"
+
 
 class HistogramPanel(QWidget):
     def __init__(self, parent: Optional[QWidget] = None) -> None:
@@ -66,14 +90,18 @@ class HistogramPanel(QWidget):
         image = vp.image
         self.curve.setData(prepared.edges, np.log1p(prepared.counts))
         own = list(image.presets) or ([vp.default_preset] if vp.default_preset is not None else [])
-        presets = ([] if image.is_color else own) + modality_presets(image.metadata.modality)
-        if [p.name for p in presets] != [p.name for p in self.presets]:
+        presets = [] if image.is_color else own + modality_presets(image.metadata.modality)
+        placeholder = COLOUR_PLACEHOLDER if image.is_color else "(no presets in this file)"
+        # Compared with the placeholder too: an empty list after an empty list left the box blank.
+        if [p.name for p in presets] != [p.name for p in self.presets] or self.combo.count() == 0 or (
+                not presets and self.combo.itemText(0) != placeholder):
             self.presets = presets
             self.combo.clear()
             for preset in presets:
                 self.combo.addItem(preset.name)
             if not presets:
-                self.combo.addItem("(no presets in this file)")
+                self.combo.addItem(placeholder)
+        self.combo.setEnabled(bool(presets))
         window = vp.window
         self._updating = True  # moving the region from code must not echo back as a user edit
         try:
@@ -84,10 +112,7 @@ class HistogramPanel(QWidget):
                 self.region.hide()
         finally:
             self._updating = False
-        unit = "HU" if (image.metadata.modality or "").upper() == "CT" else "values"
-        self.caption.setText(
-            f"{image.metadata.modality or image.format}  range {prepared.edges[0]:g} to {prepared.edges[-1]:g} {unit}"
-        )
+        self.caption.setText(caption(image, prepared.edges[0], prepared.edges[-1]))
 
     def _on_region_dragged(self) -> None:
         if self._updating or self.viewport is None:

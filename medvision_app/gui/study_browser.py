@@ -28,13 +28,14 @@ from shiboken6 import isValid
 
 from medvision_app.events import Cancelled, CancelToken, Progress
 from medvision_app.gui.decoder import load_thumbnail
-from medvision_app.gui.theme import icon
+from medvision_app.gui.theme import icon, set_icon, theme_signals
 from medvision_app.gui.workers import start_worker
 from medvision_app.imaging.study_index import InstanceRecord, StudyIndex
 from medvision_app.imaging.viewing import index_files
 
 THUMB = 56
 _ROLE = Qt.ItemDataRole.UserRole
+_ICON_ROLE = Qt.ItemDataRole.UserRole + 1  # name of a themed icon, re-tinted when the theme changes
 
 
 class _EventBridge(QObject):
@@ -85,7 +86,12 @@ class StudyBrowser(QWidget):
         self.progress = QProgressBar()
         self.progress_label = QLabel()
         self.progress_label.setObjectName("Caption")
-        self.cancel_button = QPushButton(icon("cancel"), "Cancel")
+        self.cancel_button = set_icon(QPushButton("Cancel"), "cancel")
+        self.hint = QLabel("Double-click an image, a series or a study to open it.")
+        self.hint.setObjectName("Caption")
+        self.hint.setWordWrap(True)
+        self.tree.setToolTip("Double-click an image, a series or a study to open it")
+        theme_signals().changed.connect(self.refresh_icons)
         self.cancel_button.clicked.connect(self.cancel_scan)
         bar = QHBoxLayout()
         bar.addWidget(self.progress, 1)
@@ -93,6 +99,7 @@ class StudyBrowser(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.tree, 1)
+        layout.addWidget(self.hint)
         layout.addWidget(self.progress_label)
         layout.addLayout(bar)
         self._set_scanning(False)
@@ -156,23 +163,23 @@ class StudyBrowser(QWidget):
         self.tree.clear()
         for patient in index.patients:
             p_item = QTreeWidgetItem([patient.name or patient.patient_id or "Unknown patient", patient.patient_id or ""])
-            p_item.setIcon(0, icon("patient"))
+            _set_named_icon(p_item, "patient")
             self.tree.addTopLevelItem(p_item)
             for study in patient.studies:
                 n = sum(len(s.instances) for s in study.series)
                 s_item = QTreeWidgetItem([study.description or "Study", f"{_date(study.date)}  {n} image(s)"])
-                s_item.setIcon(0, icon("study"))
+                _set_named_icon(s_item, "study")
                 s_item.setData(0, _ROLE, ("study", [i for s in study.series for i in s.instances]))
                 p_item.addChild(s_item)
                 for series in study.series:
                     label = series.description or f"Series {series.number or ''}".strip()
                     se_item = QTreeWidgetItem([label, f"{series.modality or ''}  {len(series.instances)} image(s)"])
-                    se_item.setIcon(0, icon("series"))
+                    _set_named_icon(se_item, "series")
                     se_item.setData(0, _ROLE, ("series", list(series.instances)))
                     s_item.addChild(se_item)
                     for record in series.instances:
                         i_item = QTreeWidgetItem([record.path.name, _instance_details(record)])
-                        i_item.setIcon(0, icon("image"))
+                        _set_named_icon(i_item, "image")
                         i_item.setData(0, _ROLE, ("instance", [record]))
                         i_item.setToolTip(0, str(record.path))
                         se_item.addChild(i_item)
@@ -180,7 +187,7 @@ class StudyBrowser(QWidget):
             p_item.setExpanded(True)
         if index.unreadable:
             bad = QTreeWidgetItem([f"Unreadable files ({len(index.unreadable)})", ""])
-            bad.setIcon(0, icon("warning"))
+            _set_named_icon(bad, "warning")
             self.tree.addTopLevelItem(bad)
             for item in index.unreadable:
                 child = QTreeWidgetItem([item.path.name, item.reason])
@@ -188,8 +195,19 @@ class StudyBrowser(QWidget):
                 child.setToolTip(1, item.reason)
                 bad.addChild(child)
             bad.setExpanded(True)
+        _add_tooltips(self.tree.invisibleRootItem())
         for k in range(self.tree.topLevelItemCount()):
             self._queue_children(self.tree.topLevelItem(k))
+
+    def refresh_icons(self, *_args) -> None:
+        """Re-tint the tree's icons (not thumbnails) for the theme now applied."""
+        stack = [self.tree.invisibleRootItem()]
+        while stack:
+            item = stack.pop()
+            name = item.data(0, _ICON_ROLE)
+            if name:
+                item.setIcon(0, icon(name))
+            stack.extend(item.child(k) for k in range(item.childCount()))
 
     def first_study_items(self) -> list:
         """(metadata, path) of the study to open after a scan.
@@ -283,16 +301,32 @@ class StudyBrowser(QWidget):
 
     def _set_thumb(self, item: QTreeWidgetItem, array: np.ndarray, generation: int) -> None:
         if generation == self._thumb_generation and isValid(item):
+            item.setData(0, _ICON_ROLE, None)  # a thumbnail: nothing to re-tint
             item.setIcon(0, QIcon(QPixmap.fromImage(to_qimage(array))))
 
     def _thumb_failed(self, item: QTreeWidgetItem, exc: BaseException, generation: int) -> None:
         if generation == self._thumb_generation and isValid(item):
-            item.setIcon(0, icon("warning"))
+            _set_named_icon(item, "warning")
             item.setToolTip(1, getattr(exc, "reason", str(exc)))
             item.setText(1, f"cannot decode: {getattr(exc, 'reason', exc)}")
 
     def pending_thumbnails(self) -> int:
         return len(self._thumb_queue) + (1 if self._thumb_busy else 0)
+
+
+def _set_named_icon(item: QTreeWidgetItem, name: str) -> None:
+    item.setData(0, _ICON_ROLE, name)
+    item.setIcon(0, icon(name))
+
+
+def _add_tooltips(parent: QTreeWidgetItem) -> None:
+    """Every name and detail gets its full text as a tooltip (the columns cut long ones short)."""
+    for k in range(parent.childCount()):
+        item = parent.child(k)
+        for column in (0, 1):
+            if item.text(column) and not item.toolTip(column):
+                item.setToolTip(column, item.text(column))
+        _add_tooltips(item)
 
 
 def _date(text: Optional[str]) -> str:

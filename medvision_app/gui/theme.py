@@ -4,25 +4,61 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Optional
 
-from PySide6.QtCore import QByteArray
+from PySide6.QtCore import QByteArray, QObject, Signal
 from PySide6.QtGui import QIcon, QPixmap
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QAbstractButton, QApplication
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 THEMES = ("dark", "light")
 _ICON_COLOR = {"dark": "#d6d9de", "light": "#2b3037"}
 _current = "dark"
+_ICON_PROPERTY = "mv_icon"
+
+
+class _ThemeSignals(QObject):
+    changed = Signal(str)  # the new theme's name
+
+
+_signals: Optional[_ThemeSignals] = None
+
+
+def theme_signals() -> _ThemeSignals:
+    """``theme_signals().changed`` fires after a theme is applied: re-tint what is not a button (tree items)."""
+    global _signals
+    if _signals is None:
+        _signals = _ThemeSignals()
+    return _signals
 
 
 def apply_theme(app: QApplication, name: str) -> None:
-    """Load ``resources/styles/<name>.qss`` into ``app``; unknown names raise ValueError."""
+    """Load ``resources/styles/<name>.qss`` into ``app``; unknown names raise ValueError.
+
+    Buttons given their icon by :func:`set_icon` are re-tinted at once, and
+    ``theme_signals().changed`` tells the rest: icons drawn in the dark
+    theme's light grey were washed out on the light theme until a restart.
+    """
     global _current
     if name not in THEMES:
         raise ValueError(f"theme {name!r} is not one of {', '.join(THEMES)}")
     path = RESOURCES / "styles" / f"{name}.qss"
     app.setStyleSheet(path.read_text(encoding="utf-8") if path.is_file() else "")
+    changed = name != _current
     _current = name
+    if changed:
+        for widget in app.allWidgets():
+            icon_name = widget.property(_ICON_PROPERTY)
+            if icon_name and isinstance(widget, QAbstractButton):
+                widget.setIcon(icon(str(icon_name)))
+        theme_signals().changed.emit(name)
+
+
+def set_icon(button: QAbstractButton, name: str) -> QAbstractButton:
+    """Give ``button`` the icon ``name`` and keep it in the current theme's colour when the theme changes."""
+    button.setProperty(_ICON_PROPERTY, name)
+    button.setIcon(icon(name))
+    return button
 
 
 def current_theme() -> str:
