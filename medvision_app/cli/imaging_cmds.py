@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
 from medvision_app.imaging import MedicalImage, open_image
 from medvision_app.imaging.export import save_png
+from medvision_app.imaging.files import is_folder
 from medvision_app.imaging.study_index import StudyIndex, scan_folder
+from medvision_app.utils.text import one_line
 
 
 def register(sub) -> None:
@@ -105,7 +108,7 @@ def index_summary(index: StudyIndex, *, deidentify: bool = False) -> dict:
 
 
 def _print_image(summary: dict) -> None:
-    print(f"{summary['path']}")
+    print(one_line(summary["path"]))
     print(f"  format:               {summary['format']}" + (f" ({summary['transfer_syntax']})" if summary["transfer_syntax"] else ""))
     print(f"  size:                 {summary['columns']} x {summary['rows']}, {summary['frames']} frame(s), {summary['dtype']}, {summary['bits_stored']} bits stored")
     print(f"  photometric:          {summary['photometric_interpretation']}")
@@ -117,7 +120,7 @@ def _print_image(summary: dict) -> None:
         print(f"  preset:               {preset['name']}" + (f" [{preset['function']}]" if preset.get("function") not in (None, "LINEAR") else ""))
     for key, value in summary["metadata"].items():
         if value not in (None, ""):
-            print(f"  {key.replace('_', ' ') + ':':<22}{value}")
+            print(f"  {key.replace('_', ' ') + ':':<22}{one_line(str(value))}")
 
 
 def _print_index(summary: dict) -> None:
@@ -133,14 +136,14 @@ def _print_index(summary: dict) -> None:
                     view = " ".join(v for v in (inst["laterality"], inst["view_position"]) if v)
                     size = f"{inst['columns']}x{inst['rows']}" if inst["rows"] else ""
                     flag = "" if inst["has_pixels"] else "  (no pixel data)"
-                    print(f"      {Path(inst['path']).name}  {size} {view}{flag}".rstrip())
+                    print(f"      {one_line(Path(inst['path']).name)}  {size} {view}{flag}".rstrip())
     print(f"{n} image(s), {len(summary['unreadable'])} unreadable file(s)")
     for item in summary["unreadable"]:
-        print(f"  unreadable: {item['path']}: {item['reason']}")
+        print(f"  unreadable: {one_line(item['path'])}: {one_line(item['reason'])}")
 
 
 def cmd_info(args) -> int:
-    if args.path.is_dir() or args.path.name.upper() == "DICOMDIR":
+    if is_folder(args.path) or args.path.name.upper() == "DICOMDIR":
         summary = index_summary(scan_folder(args.path), deidentify=args.deidentify)
         printer = _print_index
     else:
@@ -161,6 +164,8 @@ def parse_window(text: str) -> tuple[float, float]:
         center, width = (float(v) for v in text.split(","))
     except ValueError:
         raise CliError(f"--window {text!r}: expected CENTER,WIDTH, for example 40,400") from None
+    if not (math.isfinite(center) and math.isfinite(width)):
+        raise CliError(f"--window {text!r}: the center and width must be finite numbers")
     if width <= 0:
         raise CliError(f"--window {text!r}: the width must be positive")
     return center, width

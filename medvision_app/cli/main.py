@@ -10,13 +10,16 @@ stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
+import os
 import sys
 from typing import Sequence
 
 from medvision_app import __version__
 from medvision_app.errors import UserError
+from medvision_app.utils.text import one_line
 
 COMMAND_MODULES = [
     "medvision_app.cli.imaging_cmds",
@@ -63,13 +66,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's exit handler
+        return status
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return _reader_went_away()
+    except OSError as exc:
+        # A path the user gave that the OS refused (permission, name too long,
+        # disk full): one line naming it. Errors without a file are bugs.
+        if exc.filename is None:
+            raise
+        print(f"error: {one_line(os.fsdecode(exc.filename))}: {one_line(_os_reason(exc))}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: not enough memory for this operation", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+
+
+def _os_reason(exc: OSError) -> str:
+    from medvision_app.imaging.files import os_error_reason
+
+    if exc.errno in (errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
+        return os_error_reason(exc)
+    return exc.strerror or type(exc).__name__
+
+
+def _reader_went_away() -> int:
+    """``medvision predict ... | head -1``: the reader closed the pipe; stop without a word.
+
+    Python flushes stdout again at exit and would print a warning about the
+    same broken pipe, so stdout is pointed at /dev/null first.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout is no real file (captured in tests)
+        pass
+    return 1
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from pathlib import Path
 from medvision_app.imaging import ImageOpenError
 from medvision_app.inference.errors import ModelError
 from medvision_app.utils.config_io import ConfigError
+from medvision_app.utils.text import one_line
 
 
 def register(sub) -> None:
@@ -125,12 +126,12 @@ def cmd_predict(args) -> int:
             if check.outside:
                 pred.status, pred.reason, pred.research_override = "outside_intended_use", check.note, True
         except (ImageOpenError, ModelError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {one_line(str(exc))}", file=sys.stderr)
             _report_failed(args, path, str(exc), provenance)
             failures += 1
             continue
         except ConfigError as exc:  # a preprocessing step that does not fit this image
-            print(f"error: {path}: {exc}", file=sys.stderr)
+            print(f"error: {one_line(str(path))}: {one_line(str(exc))}", file=sys.stderr)
             _report_failed(args, path, str(exc), provenance)
             failures += 1
             continue
@@ -148,7 +149,7 @@ def _write_heatmap(folder: Path, path: Path, image, pred, written: set[str]) -> 
     from medvision_app.explanation.overlay import save_overlay_png
 
     if pred.heatmap is None:
-        print(f"warning: {path}: no heatmap: {pred.heatmap_note}", file=sys.stderr)
+        print(f"warning: {one_line(str(path))}: no heatmap: {pred.heatmap_note}", file=sys.stderr)
         return
     name = f"{path.stem}.heatmap.png"
     # Same-named images from different folders must not overwrite each other.
@@ -161,7 +162,7 @@ def _write_heatmap(folder: Path, path: Path, image, pred, written: set[str]) -> 
 
 
 def _report_outside(args, path, model, note: str, provenance: str) -> None:
-    print(f"error: {path}: outside the intended use of {model.card.name}: {note} "
+    print(f"error: {one_line(str(path))}: outside the intended use of {model.card.name}: {note} "
           "(--research-override analyses it anyway)", file=sys.stderr)
     if args.json:
         print(json.dumps({"source": str(path), "status": "outside_intended_use", "reason": note,
@@ -183,7 +184,7 @@ def _patient_vector(args, model, image, path):
     vector, unknown = encode_patient(model.card, facts_from_image(image).overridden_by(stated), str(model.path))
     if unknown:
         # Field names only: values such as the age stay out of logs.
-        print(f"warning: {path}: {', '.join(unknown)} not known (or not seen in training); "
+        print(f"warning: {one_line(str(path))}: {', '.join(unknown)} not known (or not seen in training); "
               "the model sees them as unknown", file=sys.stderr)
     return vector
 

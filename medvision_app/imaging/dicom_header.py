@@ -211,6 +211,10 @@ def voi_presets(ds: Dataset) -> list[DisplayPreset]:
     for i, (center, width) in enumerate(zip(centers, widths, strict=False)):
         name = str(explanations[i]).strip() if explanations and i < len(explanations) else ""
         label = name or f"Window {i + 1}"
+        if not (np.isfinite(center) and np.isfinite(width)):
+            # "C nan / W nan" would show every pixel as one flat value.
+            log.warning("ignoring window %d: center %g / width %g are not finite numbers", i + 1, center, width)
+            continue
         if width <= 0 or (function == "LINEAR" and width < 1):
             log.warning("ignoring window %d: width %g is invalid for %s", i + 1, width, function)
             continue

@@ -14,6 +14,8 @@ from pydicom.errors import InvalidDicomError
 
 from medvision_app.imaging import dicom_header as hdr
 from medvision_app.imaging.errors import ImageOpenError
+from medvision_app.imaging.files import open_regular
+from medvision_app.imaging.limits import check_declared_size
 from medvision_app.imaging.medical_image import MedicalImage
 
 log = logging.getLogger(__name__)
@@ -66,20 +68,119 @@ def read_dataset(
     """``pydicom.dcmread`` with every failure turned into :class:`ImageOpenError`.
 
     ``fileobj``, when given, is read instead of opening ``path`` (which then
-    only names the file in messages).
+    only names the file in messages). Only regular files are opened, and a
+    deflated data set is inflated under a cap (:mod:`.deflate`).
     """
+    if fileobj is None:
+        with open_regular(path) as fh:
+            return read_dataset(path, force=force, stop_before_pixels=stop_before_pixels, fileobj=fh)
     try:
         with warnings.catch_warnings():
             # pydicom warns about every vendor quirk it tolerates; the user
             # cannot act on those.
             warnings.simplefilter("ignore")
-            return pydicom.dcmread(fileobj or path, force=force, stop_before_pixels=stop_before_pixels)
+            if not force and _says_deflated(fileobj):
+                from medvision_app.imaging.deflate import read_deflated
+
+                return read_deflated(path, fileobj, stop_before_pixels=stop_before_pixels)
+            return pydicom.dcmread(fileobj, force=force, stop_before_pixels=stop_before_pixels)
+    except ImageOpenError:
+        raise
     except InvalidDicomError as exc:
         raise ImageOpenError(path, f"not a valid DICOM file ({_short(exc)})") from exc
     except (OSError, EOFError) as exc:
         raise ImageOpenError(path, f"cannot read the file: {_short(exc)}") from exc
+    except MemoryError:
+        raise ImageOpenError(path, "not enough memory to read this DICOM file") from None
     except Exception as exc:  # pydicom raises many types on malformed data
         raise ImageOpenError(path, f"the DICOM header is damaged and could not be parsed: {_short(exc)}") from exc
+
+
+_DEFLATED_UID = b"1.2.840.10008.1.2.1.99"
+
+
+def _says_deflated(fh) -> bool:
+    """Whether the file meta header (which follows the preamble) names the deflated transfer syntax."""
+    start = fh.tell()
+    head = fh.read(4096)
+    fh.seek(start)
+    if head[128:132] != b"DICM" or len(head) < 144:
+        return False
+    meta_end = 144 + int.from_bytes(head[140:144], "little") if head[132:136] == b"\x02\x00\x00\x00" else len(head)
+    return _DEFLATED_UID in head[132:meta_end]
+
+
+def check_pixel_data_size(path: Path, ds: pydicom.Dataset) -> None:
+    """Refuse a header whose image is too large, or larger than the pixel data present can hold.
+
+    Runs before any decoder allocates from the header. Native (uncompressed)
+    data must hold every declared byte; RLE data at most 64 times their size
+    (a PackBits replicate run turns 2 bytes into 128); other compressed
+    syntaxes have no such bound and rely on the size limits.
+    """
+    rows, columns = hdr.int_value(ds, "Rows"), hdr.int_value(ds, "Columns")
+    if rows is None or columns is None:
+        raise ImageOpenError(path, "the DICOM header has no Rows or Columns: the image size is unknown")
+    frames = hdr.n_frames(ds)
+    declared_frames = hdr.int_value(ds, "NumberOfFrames")
+    if declared_frames is not None and declared_frames < 1:
+        raise ImageOpenError(path, f"the header declares {declared_frames} frames")
+    check_declared_size(path, rows, columns, frames)
+    bits = hdr.int_value(ds, "BitsAllocated") or 0
+    samples = hdr.int_value(ds, "SamplesPerPixel") or 1
+    if bits not in (1, 8, 16, 32, 64) or not 1 <= samples <= 4:
+        raise ImageOpenError(path, f"the header declares {bits} bits allocated and {samples} samples per pixel, "
+                                   "which no image has")
+    if "PixelData" not in ds:
+        return
+    data = ds["PixelData"]
+    value = data.value
+    if not isinstance(value, (bytes, bytearray)):
+        return
+    needed = (rows * columns * frames * samples * bits + 7) // 8
+    syntax = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", ""))
+    encapsulated = getattr(data, "is_undefined_length", False) or value[:4] == b"\xfe\xff\x00\xe0"
+    if not encapsulated and len(value) < needed:
+        raise ImageOpenError(
+            path,
+            f"the header declares {frames} frame(s) of {columns} x {rows} x {samples} sample(s) at {bits} bits "
+            f"({needed:,} bytes) but the file holds {len(value):,} bytes of pixel data",
+        )
+    if syntax == pydicom.uid.RLELossless and needed > 64 * len(value) + 64:
+        raise ImageOpenError(
+            path,
+            f"the header declares {frames} frame(s) of {columns} x {rows} ({needed:,} bytes), more than the "
+            f"{len(value):,} bytes of RLE data present can hold",
+        )
+
+
+def modality_problem(modality: hdr.ModalityLut, ds: pydicom.Dataset) -> str:
+    """Why a Modality LUT would make the image unreadable ("" when it is fine).
+
+    A slope of 0 maps every pixel to the intercept, and a NaN or infinite
+    value makes every pixel NaN or infinite: the image would show as one flat
+    value and a model would still answer on it.
+    """
+    if modality.lut is not None:
+        if not np.isfinite(modality.lut).all():
+            return "the Modality LUT holds values that are not finite numbers"
+        if modality.lut.size and float(modality.lut.max()) == float(modality.lut.min()):
+            return "the Modality LUT maps every stored value to the same value: the image has no contrast"
+        return ""
+    slope, intercept = modality.slope, modality.intercept
+    if not (np.isfinite(slope) and np.isfinite(intercept)):
+        return f"Rescale Slope {slope:g} / Rescale Intercept {intercept:g} are not finite numbers"
+    if slope == 0:
+        return "Rescale Slope is 0: every pixel would have the same value (the intercept), the image has no contrast"
+    bits = int(ds.get("BitsStored", ds.get("BitsAllocated", 16)) or 16)
+    top = float(2 ** min(bits, 64))
+    ends = np.array([slope * -top + intercept, slope * top + intercept], dtype=np.float64)
+    with np.errstate(over="ignore"):  # an overflow is the answer here, not a warning
+        shown = ends.astype(np.float32)
+    if not np.isfinite(shown).all():
+        return (f"Rescale Slope {slope:g} / Rescale Intercept {intercept:g} give values beyond what can be "
+                "computed (every pixel would show as infinite)")
+    return ""
 
 
 def _decode(path: Path, ds: pydicom.Dataset) -> np.ndarray:
@@ -145,8 +246,8 @@ def _to_frames(arr: np.ndarray, ds: pydicom.Dataset) -> np.ndarray:
     return arr
 
 
-def read_dicom(path: Path, *, force: bool = False) -> MedicalImage:
-    ds = read_dataset(path, force=force)
+def read_dicom(path: Path, *, force: bool = False, fileobj=None) -> MedicalImage:
+    ds = read_dataset(path, force=force, fileobj=fileobj)
     if len(ds) == 0:
         raise ImageOpenError(path, "the DICOM data set is empty or damaged: no elements could be read")
     if force and "PixelData" not in ds and not hasattr(ds, "file_meta"):
@@ -154,6 +255,13 @@ def read_dicom(path: Path, *, force: bool = False) -> MedicalImage:
     if force and not getattr(ds.file_meta, "TransferSyntaxUID", None):
         # A preamble-less file carries no transfer syntax: DICOM's default applies.
         ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        raise ImageOpenError(path, "the DICOM file has no pixel data (a header-only or non-image object)")
+    check_pixel_data_size(path, ds)
+    modality = hdr.modality_lut(ds)
+    problem = modality_problem(modality, ds)
+    if problem:
+        raise ImageOpenError(path, problem)
     arr = _decode(path, ds)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     bits_stored = int(ds.get("BitsStored", ds.get("BitsAllocated", 8)) or 8)
@@ -167,13 +275,18 @@ def read_dicom(path: Path, *, force: bool = False) -> MedicalImage:
         bits_stored = 8 if arr.dtype == np.uint8 else 16
     frames = _to_frames(arr, ds)
     color = frames.ndim == 4
+    rows, columns = hdr.int_value(ds, "Rows"), hdr.int_value(ds, "Columns")
+    if frames.shape[1:3] != (rows, columns) or frames.shape[0] != hdr.n_frames(ds):
+        # A header that lies in a way the decoder tolerated (e.g. fewer columns than the data hold).
+        raise ImageOpenError(path, f"the decoded pixel data ({' x '.join(map(str, frames.shape))}) do not match the "
+                                   f"header's {hdr.n_frames(ds)} frame(s) of {columns} x {rows}")
     return MedicalImage(
         path=path,
         frames=frames,
         photometric=photometric,
         format="DICOM",
         metadata=hdr.metadata_from_dataset(ds),
-        modality_lut=hdr.ModalityLut() if color else hdr.modality_lut(ds),
+        modality_lut=hdr.ModalityLut() if color else modality,
         presets=[] if color else hdr.voi_presets(ds),
         pixel_spacing=hdr.pixel_spacing(ds),
         bits_stored=bits_stored,

@@ -53,6 +53,11 @@ class DisplayPreset:
             raise ValueError(f"VOI LUT function {self.function!r} is not one of {VOI_FUNCTIONS}")
         if self.lut is None and (self.center is None or self.width is None):
             raise ValueError(f"preset {self.name!r} needs a center and width, or a LUT")
+        if self.lut is None and not (np.isfinite(self.center) and np.isfinite(self.width)):
+            # A NaN or infinite window shows every pixel as one flat value.
+            raise ValueError(f"preset {self.name!r}: center {self.center} and width {self.width} must be finite numbers")
+        if self.lut is not None and not np.isfinite(np.asarray(self.lut, dtype=np.float64)).all():
+            raise ValueError(f"preset {self.name!r}: the VOI LUT holds values that are not finite numbers")
 
     @property
     def is_window(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from medvision_app.events import CancelToken, Emit, Progress, ignore
 from medvision_app.imaging import dicom_header as hdr
 from medvision_app.imaging.dicom_reader import read_dataset, transfer_syntax_name
 from medvision_app.imaging.errors import ImageOpenError
+from medvision_app.imaging.files import is_folder, not_regular_reason, os_error_reason
 from medvision_app.imaging.metadata import ImageMetadata
 from medvision_app.imaging.sniff import HEAD_BYTES, is_candidate, sniff_bytes
 
@@ -113,6 +115,11 @@ def read_header(path: Union[str, os.PathLike]) -> InstanceRecord:
         # costs more than the read itself. Only DICOM gets one, for pydicom.
         fd = os.open(location, _OPEN_FLAGS)
         try:
+            # O_NONBLOCK made opening a FIFO return at once; nothing but a
+            # regular file is read (a FIFO blocks, /dev/zero never ends).
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise ImageOpenError(location, not_regular_reason(mode))
             head = os.read(fd, HEAD_BYTES)
             fmt = sniff_bytes(head, location)
             if fmt is not None and fmt.startswith("DICOM"):
@@ -126,7 +133,7 @@ def read_header(path: Union[str, os.PathLike]) -> InstanceRecord:
         if fmt is None:
             raise ImageOpenError(location, "not a DICOM, PNG, JPEG, TIFF, BMP or PGM file")
     except OSError as exc:
-        raise ImageOpenError(location, f"cannot read the file: {exc.strerror or exc}") from exc
+        raise ImageOpenError(location, os_error_reason(exc)) from exc
     rows = columns = None
     if fmt == "PNG" and len(head) >= 24:
         # The IHDR chunk always comes first: width and height at bytes 16-24.
@@ -135,7 +142,7 @@ def read_header(path: Union[str, os.PathLike]) -> InstanceRecord:
 
 
 _NO_METADATA = ImageMetadata()  # frozen, so every raster record can share it
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOCTTY", 0)
 
 
 _PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10", b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00")
@@ -170,14 +177,17 @@ def iter_files(root: Path) -> Iterator[Path]:
     return (Path(location) for _folder, location in _walk(root))
 
 
-def _walk(root: Path) -> Iterator[tuple[str, str]]:
+def _walk(root: Path, unreadable: Optional[list[UnreadableFile]] = None) -> Iterator[tuple[str, str]]:
     # Paths stay text (DirEntry.path is joined in C), and the folder rides
     # along so the tree builder need not re-derive it from every path.
+    # Folders that cannot be listed go to ``unreadable`` with their reason.
     folder = os.fspath(root)
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as exc:
         log.warning("cannot list a folder: %s", exc.strerror)
+        if unreadable is not None:
+            unreadable.append(UnreadableFile(Path(folder), f"cannot list the folder: {os_error_reason(exc)}"))
         return
     subfolders = []
     for entry in entries:
@@ -191,7 +201,7 @@ def _walk(root: Path) -> Iterator[tuple[str, str]]:
         elif is_candidate(entry.name):
             yield folder, entry.path
     for sub in subfolders:
-        yield from _walk(sub)
+        yield from _walk(sub, unreadable)
 
 
 def dicomdir_files(dicomdir: Path) -> list[Path]:
@@ -199,6 +209,7 @@ def dicomdir_files(dicomdir: Path) -> list[Path]:
     from pydicom.fileset import FileSet
 
     ds = read_dataset(dicomdir)
+    ds.filename = os.fspath(dicomdir)  # read through a descriptor; FileSet finds the files from this path
     try:
         fileset = FileSet(ds)
     except Exception as exc:
@@ -218,16 +229,22 @@ def scan_folder(
     :class:`medvision_app.events.Cancelled` when ``cancel`` is set.
     """
     root = Path(root)
-    if not root.exists():
+    folder = is_folder(root)  # ImageOpenError when it cannot be looked at
+    if not folder and not os.path.lexists(root):
         raise ImageOpenError(root, "no such folder")
-    if root.is_file() and root.name.upper() != "DICOMDIR":
+    if not folder and root.name.upper() != "DICOMDIR":
         raise ImageOpenError(root, "is a file, not a folder or DICOMDIR")
-    dicomdir = root if root.is_file() else root / "DICOMDIR"
-    if dicomdir.is_file():
+    if folder:
+        try:
+            os.scandir(root).close()
+        except OSError as exc:
+            raise ImageOpenError(root, f"cannot list the folder: {os_error_reason(exc)}") from None
+    dicomdir = root / "DICOMDIR" if folder else root
+    index = StudyIndex(root=root)
+    if os.path.isfile(dicomdir):
         files = [(os.path.dirname(p), os.fspath(p)) for p in dicomdir_files(dicomdir)]
     else:
-        files = list(_walk(root))
-    index = StudyIndex(root=root)
+        files = list(_walk(root, index.unreadable))
     records, folders = [], []
     total = len(files)
     emit(Progress(0, total, "scanning"))

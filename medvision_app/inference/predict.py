@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Union
 
 import numpy as np
 
+from medvision_app.imaging.contrast import require_contrast
 from medvision_app.inference.card import ModelCard
 from medvision_app.inference.errors import ModelError
 from medvision_app.inference.intended_use import STATUS_OK
@@ -228,7 +229,8 @@ def predict(
     Raises
     ------
     ImageOpenError
-        The image cannot be opened.
+        The image cannot be opened, or (:class:`~medvision_app.imaging.contrast.NoContrastError`)
+        shows one flat grey level: "image has no contrast".
     ModelError
         The model is refused, or needs metadata that was not given.
     """
@@ -237,6 +239,8 @@ def predict(
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
     card = loaded.card
     source, display = _open(image)
+    # A flat image (a window above every value, a blank export) gets no answer.
+    require_contrast(display, source)
     timings["open"] = time.perf_counter() - start
 
     start = time.perf_counter()
