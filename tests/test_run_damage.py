@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import shutil
 import signal
 import subprocess
@@ -228,24 +227,25 @@ class _Payload:
         return (_record, ("code ran",))
 
 
-def test_search_candidate_checkpoint_is_loaded_weights_only(tmp_path):
+def test_search_final_retraining_checkpoint_is_loaded_weights_only(tmp_path):
     import numpy as np
 
-    from medvision_app.search.trainer import fit
+    from medvision_app.networks import ModelConfig, SearchedArchitecture
+    from medvision_app.search.data import SearchData
+    from medvision_app.search.final import retrain_and_evaluate
 
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    checkpoint = tmp_path / "last.pt"
-    with open(checkpoint, "wb") as fh:
-        pickle.dump({"model": model.state_dict(), "state": _Payload()}, fh)  # not a torch file at all
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": None,
-                "state": _Payload()}, checkpoint)
     rng = np.random.default_rng(0)
-    x = rng.random((8, 1, 2, 2), dtype=np.float32)
-    y = (rng.random(8) > 0.5).astype(np.int64)
-    result = fit(model, optimizer, (x, y), (x, y), epochs=1, patience=1, batch_size=4, seed=0,
-                 device=torch.device("cpu"), checkpoint=checkpoint)
-    assert _UNPICKLED == [] and result.epochs == 1  # refused, and the candidate trained from its first epoch
+    x = rng.random((8, 1, 8, 8), dtype=np.float32)
+    y = (np.arange(8) % 2).astype(np.int64)
+    data = SearchData(x, y, x, y, x, y, ["a", "b"])
+    model = ModelConfig(name="genotype", pretrained="none", input_size=8, in_channels=1,
+                        architecture=SearchedArchitecture(text="C(2,3) F() FC(2)"))
+    run_dir = tmp_path / "final"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    torch.save({"format": 1, "model": {}, "state": _Payload()}, run_dir / "checkpoints" / "last.pt")
+    report = retrain_and_evaluate(model, data, str(tmp_path), run_dir, epochs=1, patience=1, batch_size=4,
+                                  device="cpu")
+    assert _UNPICKLED == [] and report["epochs"] == 1  # refused, and the retraining ran from its first epoch
 
 
 class _Data:

@@ -30,8 +30,7 @@ from medvision_app.search.data import SearchData
 from medvision_app.search.enas_controller import Controller, Reinforce
 from medvision_app.search.events import CandidateFinished, EnasEpochFinished
 from medvision_app.search.state import BudgetToken, save_state
-from medvision_app.search.trainer import pick_device
-from medvision_app.training.engine import cpu_threads
+from medvision_app.training.engine import cpu_threads, resolve_device
 from medvision_app.utils.atomic import atomic_path
 
 WEIGHTS = "enas.pt"
@@ -62,7 +61,7 @@ def run_enas(cfg: SearchConfig, folder: Path, data: SearchData, state: dict, *, 
     """Run or continue the ENAS search in ``folder``; returns the state with ``result`` (the best arc)."""
     e = cfg.enas
     folder = Path(folder)
-    device = pick_device(cfg.device)
+    device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     supernet = CellNetwork(supernet_layout(e.layers_per_stage), data.input_shape[0], data.n_classes, e.channels, e.nodes).to(device)
     controller = Controller(e.nodes, e.lstm_size, e.tanh_constant, e.op_tanh_reduce)

@@ -6,13 +6,14 @@ registered ``"genotype"`` or ``"enas"`` network (see
 :mod:`medvision_app.networks.searched`), so ``medvision evaluate``,
 ``medvision export`` and prediction open it like any other run. Beside it:
 ``checkpoints/best.pt``, ``metrics.jsonl``, ``eval.json`` and
-``predictions.csv``. Retraining checkpoints every epoch, so a search killed
-during it resumes there.
+``predictions.csv``. Retraining runs on the training engine (the one loop
+of the project; ENAS's cosine schedule and the best-epoch restore are its
+handlers) and checkpoints every epoch, so a search killed during it resumes
+there.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -20,16 +21,20 @@ import torch
 
 from medvision_app import __version__
 from medvision_app.data.config import DataConfig
+from medvision_app.data.dataset import InMemoryDataset
 from medvision_app.evaluation import evaluate, write_eval, write_predictions
-from medvision_app.events import CancelToken, Emit, ignore
+from medvision_app.events import Cancelled, CancelToken, Emit, ignore
 from medvision_app.networks import ModelConfig, build_model
 from medvision_app.search.data import SearchData
 from medvision_app.search.events import CandidateEpoch
-from medvision_app.search.trainer import evaluate_arrays, fit, pick_device
+from medvision_app.training.checkpoints import LAST, CheckpointError
 from medvision_app.training.config import RunFacts, TrainConfig
+from medvision_app.training.engine import Trainer
+from medvision_app.training.events import EpochFinished
+from medvision_app.training.handlers import Checkpointer, EarlyStopping, MetricsLogger
+from medvision_app.training.schedules import BestWeights, CosineSchedule
 from medvision_app.training.settings import EarlyStoppingConfig, TrainSettings
-from medvision_app.utils.atomic import atomic_path, atomic_write_text
-from medvision_app.utils.config_io import save_config
+from medvision_app.utils.config_io import save_config, to_dict
 
 
 def final_model_config(data: SearchData, **fields) -> ModelConfig:
@@ -54,6 +59,7 @@ def retrain_and_evaluate(
     batch_size: int = 64,
     seed: int = 0,
     device: str = "auto",
+    cosine: bool = False,
     description: str = "",
     emit: Emit = ignore,
     cancel: Optional[CancelToken] = None,
@@ -61,20 +67,22 @@ def retrain_and_evaluate(
     """Train from scratch, keep the best validation epoch, evaluate on test; return ``eval.json``'s dict.
 
     ``data_path`` is the search's dataset: the run's ``data.path``, from
-    which ``medvision evaluate`` reads the test split again.
+    which ``medvision evaluate`` reads the test split again. ``cosine``
+    anneals the rate from ``lr`` to ``lr / 100`` over ``epochs`` (ENAS).
+    Raises :class:`Cancelled` when ``cancel`` fires; the run folder resumes.
     """
     run_dir = Path(run_dir)
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     model = build_model(model_config, data.n_classes)
     data_path = str(Path(data_path).resolve())
+    settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                             weight_decay=weight_decay, seed=seed, device=device, deterministic=False,
+                             early_stopping=EarlyStoppingConfig(patience=max(1, patience)))
     config = TrainConfig(
         data=DataConfig(path=data_path),
         model=model_config,
-        # The loop below (search.trainer.fit) is not the engine: the cosine
-        # schedule of ENAS retraining is recorded in the description only.
-        train=TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay,
-                            seed=seed, device=device, early_stopping=EarlyStoppingConfig(patience=max(1, patience))),
+        train=settings,
         description=description,
         # The normalisation is the network's own, so evaluate and export repeat it.
         run=RunFacts(classes=list(data.class_names), data_path=data_path,
@@ -83,28 +91,41 @@ def retrain_and_evaluate(
                      medvision_version=__version__),
     )
     save_config(config, run_dir / "config.json")
-    dev = pick_device(device)
+
+    def relay(event) -> None:
+        if isinstance(event, EpochFinished):
+            m = event.metrics
+            emit(CandidateEpoch("final", event.epoch, float(m.get("val_accuracy", 0.0)), float(m.get("val_loss", 0.0))))
+
+    trainer = Trainer(model, InMemoryDataset(data.x_train, data.y_train), InMemoryDataset(data.x_val, data.y_val),
+                      settings, num_classes=data.n_classes, config=to_dict(config), run_dir=str(run_dir),
+                      emit=relay, cancel=cancel, default_handlers=False)
     if optimizer == "sgdm":
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs), eta_min=lr * 0.01)
-    else:
-        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-        sched = None
-    result = fit(
-        model, opt, (data.x_train, data.y_train), (data.x_val, data.y_val), epochs=epochs, patience=patience,
-        batch_size=batch_size, seed=seed, device=dev, checkpoint=run_dir / "checkpoints" / "last.pt",
-        scheduler=sched, cancel=cancel, on_epoch=lambda e, a, l: emit(CandidateEpoch("final", e, a, l)),
-    )
-    atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in result.history))
-    with atomic_path(run_dir / "checkpoints" / "best.pt") as tmp:
-        torch.save({"model": model.state_dict()}, tmp)
-    _loss, _acc, probs = evaluate_arrays(model, data.x_test, data.y_test, dev)
-    report = evaluate(data.y_test, probs, data.class_names, n_resamples=200, seed=seed)
+        # ENAS's authors retrain with Nesterov momentum; the engine's SGD reads the flag per group
+        for group in trainer.optimizer.param_groups:
+            group["nesterov"] = True
+    if cosine:
+        trainer.attach(CosineSchedule(lr, lr * 0.01, epochs))
+    # BestWeights before Checkpointer: an epoch's checkpoint holds that epoch's best weights.
+    trainer.attach(MetricsLogger(run_dir / "metrics.jsonl"), EarlyStopping("val_loss", max(1, patience)),
+                   BestWeights(), Checkpointer(run_dir / "checkpoints"))
+    last = run_dir / "checkpoints" / LAST
+    if last.is_file():
+        try:
+            trainer.resume(last)
+        except CheckpointError:
+            pass  # damaged: the retraining starts again from epoch 1
+    result = trainer.run()
+    if result.reason == "cancelled":
+        raise Cancelled()
+    probs, labels, _loss = trainer.predict(InMemoryDataset(data.x_test, data.y_test))
+    report = evaluate(labels, probs, data.class_names, n_resamples=200, seed=seed)
+    best = result.best_metrics or (result.history[-1] if result.history else {})
     report["split"] = "test"
     report["params"] = int(sum(p.numel() for p in model.parameters()))
-    report["val_accuracy"] = result.val_accuracy
-    report["epochs"] = result.epochs
-    report["train_seconds"] = result.seconds
+    report["val_accuracy"] = float(best.get("val_accuracy", 0.0))
+    report["epochs"] = result.epochs_run
+    report["train_seconds"] = float(sum(float(h.get("seconds") or 0.0) for h in result.history))
     write_eval(run_dir / "eval.json", report)
     ids = [f"test_{i:05d}" for i in range(len(data.y_test))]
     write_predictions(run_dir / "predictions.csv", ids, data.y_test, probs, data.class_names)

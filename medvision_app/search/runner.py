@@ -118,7 +118,7 @@ def _final(cfg, out, data, state, emit, cancel) -> dict:
             report = retrain_and_evaluate(
                 model, data, cfg.data, out / f"final-{shape}", optimizer="sgdm", lr=e.child_lr_max,
                 weight_decay=e.child_weight_decay, epochs=e.final_epochs, patience=e.final_epochs,
-                batch_size=e.batch_size, seed=cfg.seed, device=cfg.device, emit=emit, cancel=cancel,
+                batch_size=e.batch_size, seed=cfg.seed, device=cfg.device, cosine=True, emit=emit, cancel=cancel,
                 description=f"{shape} from the ENAS search in {out}, retrained with Nesterov SGD and a cosine "
                             f"schedule {e.child_lr_max} to {e.child_lr_max * 0.01}",
             )
