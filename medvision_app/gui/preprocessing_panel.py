@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from medvision_app.gui.image_grid_view import ImageGridView
 from medvision_app.gui.param_controls import ParamForm
 from medvision_app.gui.preview_engine import PreviewEngine
-from medvision_app.gui.theme import icon
+from medvision_app.gui.theme import set_icon
 from medvision_app.imaging.viewing import reduce_stored, reduction_factor
 from medvision_app.preprocessing import OPS, PipelineConfig, StepConfig, apply_pipeline, get_op
 from medvision_app.utils.config_io import ConfigError, load_config, save_config
@@ -111,8 +111,7 @@ class PreprocessingPanel(QWidget):
         # Icon-only: with text, the row made the panel wider than a laptop's dock column.
         save, load = QToolButton(), QToolButton()
         for button, name, tip in ((save, "save", "Save the pipeline…"), (load, "open-file", "Load a pipeline…")):
-            button.setIcon(icon(name))
-            button.setProperty("mv_icon", name)
+            set_icon(button, name)
             button.setToolTip(tip)
             button.setAutoRaise(True)
         save.clicked.connect(self._save_dialog)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
@@ -9,12 +10,14 @@ from typing import Optional
 from PySide6.QtCore import QByteArray, QObject, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractButton, QApplication
+from shiboken6 import isValid
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 THEMES = ("dark", "light")
 _ICON_COLOR = {"dark": "#d6d9de", "light": "#2b3037"}
 _current = "dark"
 _ICON_PROPERTY = "mv_icon"
+_themed_buttons: list[weakref.ref] = []
 
 
 class _ThemeSignals(QObject):
@@ -47,17 +50,30 @@ def apply_theme(app: QApplication, name: str) -> None:
     changed = name != _current
     _current = name
     if changed:
-        for widget in app.allWidgets():
-            icon_name = widget.property(_ICON_PROPERTY)
-            if icon_name and isinstance(widget, QAbstractButton):
-                widget.setIcon(icon(str(icon_name)))
+        _retint_buttons()
         theme_signals().changed.emit(name)
+
+
+def _retint_buttons() -> None:
+    # Only buttons registered by set_icon, each checked for life first: walking
+    # QApplication.allWidgets() touched widgets already being destroyed and crashed.
+    alive = []
+    for ref in _themed_buttons:
+        button = ref()
+        if button is None or not isValid(button):
+            continue
+        name = button.property(_ICON_PROPERTY)
+        if name:
+            button.setIcon(icon(str(name)))
+        alive.append(ref)
+    _themed_buttons[:] = alive
 
 
 def set_icon(button: QAbstractButton, name: str) -> QAbstractButton:
     """Give ``button`` the icon ``name`` and keep it in the current theme's colour when the theme changes."""
     button.setProperty(_ICON_PROPERTY, name)
     button.setIcon(icon(name))
+    _themed_buttons.append(weakref.ref(button))
     return button
 
 
