@@ -32,3 +32,21 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_medvision_home(tmp_path_factory):
+    """Tests never write into the real user data folder (models, the model-signing key, the job history).
+
+    Tests that need their own folder still set ``MEDVISION_HOME`` themselves;
+    this covers module-scoped fixtures (an export signs with the key it finds
+    there) and tests that set nothing.
+    """
+    if os.environ.get("MEDVISION_HOME"):
+        yield
+        return
+    os.environ["MEDVISION_HOME"] = str(tmp_path_factory.mktemp("medvision-home"))
+    try:
+        yield
+    finally:
+        os.environ.pop("MEDVISION_HOME", None)

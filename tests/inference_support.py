@@ -87,3 +87,16 @@ def breastmnist_batch(shared_data: Path, n: int = 8) -> tuple[np.ndarray, np.nda
         images = npz["test_images"][:n].astype(np.float32) / 255.0
         labels = npz["test_labels"][:n, 0].astype(np.int64)
     return images[:, None], labels
+
+
+def home_with_signing_key(monkeypatch, home: Path) -> Path:
+    """Point ``MEDVISION_HOME`` at ``home`` carrying over the current model-signing key, so models a
+    module-scoped fixture exported (and signed) before the switch still read as "signed"."""
+    import os
+    import shutil
+
+    previous = os.environ.get("MEDVISION_HOME")
+    if previous and (Path(previous) / "keys").is_dir() and not (home / "keys").exists():
+        shutil.copytree(Path(previous) / "keys", home / "keys")
+    monkeypatch.setenv("MEDVISION_HOME", str(home))
+    return home

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 import torch
-from inference_support import TinyAttentionNet, breastmnist_batch, tiny_card
+from inference_support import TinyAttentionNet, breastmnist_batch, home_with_signing_key, tiny_card
 
 from medvision_app.cli.main import main
 from medvision_app.inference import ModelError
@@ -18,7 +18,7 @@ from medvision_app.inference.registry import ModelRegistry, user_models_dir
 
 @pytest.fixture(autouse=True)
 def medvision_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDVISION_HOME", str(tmp_path / "home"))
+    home_with_signing_key(monkeypatch, tmp_path / "home")
     monkeypatch.setenv("MEDVISION_DEVICE", "cpu")
     return tmp_path / "home"
 
@@ -101,7 +101,7 @@ def test_cli_predict_corrupt_dicom_exits_2_with_clear_message(model_file, shared
 def test_cli_refuses_a_tampered_model(model_file, shared_data, tmp_path, capsys):
     bad = tmp_path / "bad.onnx"
     data = bytearray(model_file.read_bytes())
-    data[-100] ^= 0x01
+    data[len(data) // 2] ^= 0x01  # a weight byte
     bad.write_bytes(bytes(data))
     png = shared_data / "busi-256" / "benign" / "benign (1).png"
     assert main(["predict", str(bad), str(png)]) == 2

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from dicom_factory import write_dicom
-from inference_support import TinyCnn, tiny_card
+from inference_support import TinyCnn, home_with_signing_key, tiny_card
 from PIL import Image
 
 from medvision_app.cli.main import main
@@ -22,7 +22,7 @@ from medvision_app.networks.config import ModelConfig
 
 @pytest.fixture(autouse=True)
 def medvision_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDVISION_HOME", str(tmp_path / "home"))
+    home_with_signing_key(monkeypatch, tmp_path / "home")  # the module's models stay "signed"
     monkeypatch.setenv("MEDVISION_DEVICE", "cpu")
 
 
@@ -56,7 +56,8 @@ def test_predict_heatmap_for_pnet_without_soft_attention(pnet_model, tmp_path, c
     assert main(["predict", str(pnet_model), str(png), str(dcm), "--heatmap", str(out), "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["status"] for r in lines] == ["ok", "ok"]
-    assert lines[0]["heatmap"] == "cam" and lines[0]["provenance"] == "unknown"
+    # exported in this test session, so signed with its key (outside the registry too)
+    assert lines[0]["heatmap"] == "cam" and lines[0]["provenance"] == "signed"
     written = sorted(p.name for p in out.iterdir())
     assert written == ["scan.heatmap.png", "us.heatmap.png"]
     assert Image.open(out / "scan.heatmap.png").size == (50, 40)

@@ -41,6 +41,8 @@ def register(sub) -> None:
     predict.add_argument("--gradcam", type=Path, metavar="RUN_DIR",
                          help="heatmaps by Grad-CAM from this training run's checkpoint (the run the model came from)")
     predict.add_argument("--cam-method", choices=("gradcam", "gradcam++"), default="gradcam")
+    predict.add_argument("--allow-unverified", action="store_true",
+                         help="run a model of unverified origin (neither shipped nor exported on this installation)")
     predict.add_argument("--research-override", action="store_true",
                          help="analyse images outside the model's intended use (another modality) anyway; "
                               "each such result is marked as overridden")
@@ -102,14 +104,18 @@ def cmd_predict(args) -> int:
     from medvision_app.inference.intended_use import check_intended_use, image_modality
     from medvision_app.inference.model import load_model
     from medvision_app.inference.predict import predict
-    from medvision_app.inference.provenance_view import model_provenance
+    from medvision_app.inference.provenance import require_trusted
     from medvision_app.inference.registry import ModelRegistry
 
     model = load_model(ModelRegistry().resolve(args.model), device=args.device)
     explainer = _gradcam_for(args, model) if args.gradcam is not None else None
     failures = 0
     written: set[str] = set()
-    provenance = model_provenance(model.path)
+    require_trusted(model.provenance, model.path, allow_unverified=args.allow_unverified)
+    if not model.provenance.trusted:
+        print(f"warning: {model.path}: {model.provenance.detail}; used because of --allow-unverified",
+              file=sys.stderr)
+    provenance = model.provenance.state
     for path in args.paths:
         try:
             start = time.perf_counter()
@@ -208,13 +214,15 @@ def cmd_models_list(args) -> int:
         print(json.dumps([{
             "name": e.name, "path": str(e.path), "location": e.location, "ok": e.ok, "problem": e.problem,
             "classes": e.card.classes if e.card else None, "version": e.card.version if e.card else None,
+            "provenance": e.provenance, "provenance_detail": e.provenance_detail,
         } for e in entries], indent=2))
         return 0
     if not entries:
         print("no models (shipped or user)")
     for e in entries:
         if e.ok:
-            print(f"{e.name:<24} {e.location:<8} v{e.card.version}  {', '.join(e.card.classes)}  {e.path}")
+            origin = "UNVERIFIED ORIGIN" if e.provenance == "unverified" else e.provenance
+            print(f"{e.name:<24} {e.location:<8} {origin:<10} v{e.card.version}  {', '.join(e.card.classes)}  {e.path}")
         else:
             print(f"{e.name:<24} {e.location:<8} REFUSED: {e.problem}  {e.path}")
     return 0
@@ -240,6 +248,8 @@ def cmd_models_verify(args) -> int:
 
     registry = ModelRegistry()
     path = registry.resolve(args.model)
-    card = registry.verify(path)
+    verified, provenance = registry.inspect(path)
+    card = verified.card
     print(f"{path}: OK  {card.name} v{card.version}, {len(card.classes)} classes, sha256 {card.graph_sha256}")
+    print(f"provenance: {provenance.state}: {provenance.detail}")
     return 0

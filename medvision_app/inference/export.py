@@ -43,6 +43,7 @@ from medvision_app.inference.model import (
     verify_bytes,
 )
 from medvision_app.inference.runtime import Session
+from medvision_app.inference.signing import SIGNATURE_KEY, sign
 from medvision_app.utils.atomic import atomic_write_bytes, atomic_write_text
 from medvision_app.utils.config_io import ConfigError
 
@@ -241,7 +242,10 @@ def export_module(
     del model.metadata_props[:]
     final = dataclasses.replace(card, graph_sha256=graph_sha256(model))
     card_text = final.to_json()
-    for key, value in ((CARD_KEY, card_text), (CARD_HASH_KEY, text_sha256(card_text))):
+    card_sha256 = text_sha256(card_text)
+    # Signed with this installation's key (made on first export): the provenance "signed".
+    signature = sign(final.graph_sha256, card_sha256)
+    for key, value in ((CARD_KEY, card_text), (CARD_HASH_KEY, card_sha256), (SIGNATURE_KEY, signature)):
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     data = canonical_bytes(model)

@@ -23,6 +23,7 @@ from medvision_app.inference.card import CARD_HASH_KEY, CARD_KEY, ModelCard
 from medvision_app.inference.errors import ModelError
 from medvision_app.inference.hashing import canonical_bytes, graph_sha256, text_sha256
 from medvision_app.inference.runtime import Session
+from medvision_app.inference.signing import SIGNATURE_KEY
 from medvision_app.utils.config_io import ConfigError
 
 PROBS_OUTPUT = "probabilities"
@@ -39,6 +40,8 @@ class VerifiedModel:
     path: Path
     card: ModelCard
     data: bytes
+    card_sha256: str = ""  # of the embedded card's text
+    signature: str = ""  # the embedded signature entry, "" when unsigned (see inference.signing)
 
 
 class LoadedModel:
@@ -53,11 +56,13 @@ class LoadedModel:
         The card's preprocessing, resolved and checked once at load.
     """
 
-    def __init__(self, verified: VerifiedModel, session: Session, pipeline) -> None:
+    def __init__(self, verified: VerifiedModel, session: Session, pipeline, provenance=None) -> None:
         self.path = verified.path
         self.card = verified.card
         self.session = session
         self.pipeline = pipeline
+        # inference.provenance.Provenance: shipped, signed or unverified (load_model fills it in)
+        self.provenance = provenance
 
     @property
     def identity(self) -> str:
@@ -168,7 +173,8 @@ def verify_bytes(path: str | Path, data: bytes, *, side_card: bool = True) -> Ve
             raise ModelError(side, f"model card beside the model is unreadable: {exc}") from None
         if side_card != json.loads(card_text):
             raise ModelError(side, f"model card differs from the one embedded in {path.name}")
-    return VerifiedModel(path=path, card=card, data=data)
+    return VerifiedModel(path=path, card=card, data=data, card_sha256=props[CARD_HASH_KEY],
+                         signature=props.get(SIGNATURE_KEY, ""))
 
 
 def verify_model(path: str | Path) -> VerifiedModel:
@@ -190,9 +196,15 @@ def load_model(path: str | Path, *, device: str = "auto", threads: Optional[int]
     ModelError
         The file is unreadable, tampered, truncated, its card does not
         match its graph, or the card's preprocessing is invalid. Nothing is half-loaded: no session exists until every
-        check has passed.
+        check has passed. A file impersonating a shipped model is refused too
+        (:func:`~medvision_app.inference.provenance.assess`); one of merely
+        unverified origin loads, with ``provenance.state == "unverified"``,
+        and the caller decides (``medvision predict`` refuses it unless asked).
     """
+    from medvision_app.inference.provenance import assess
+
     verified = verify_model(path)
+    provenance = assess(verified)
     try:
         pipeline = verified.card.pipeline()
     except ConfigError as exc:
@@ -203,4 +215,4 @@ def load_model(path: str | Path, *, device: str = "auto", threads: Optional[int]
         raise ModelError(verified.path, f"onnxruntime cannot load the graph: {exc}") from None
     if warm_up:
         session.warm_up()
-    return LoadedModel(verified, session, pipeline)
+    return LoadedModel(verified, session, pipeline, provenance)

@@ -1,0 +1,30 @@
+"""The models that ship with MedVision, pinned by the sha256 of their file bytes.
+
+A hash stored inside a model file protects it from damage, not from a
+person: zero a weight tensor, recompute the hashes in the file, and it
+verifies again. These pins live in the installed package, apart from the
+files they protect, so an altered ``models/breastmnist-demo.onnx`` no longer
+counts as shipped, and no other file may take a shipped name
+(:mod:`medvision_app.inference.provenance`). Re-exporting a shipped model
+means updating its pin here; ``tests/test_model_provenance.py`` checks that
+every file in ``models/`` is pinned and matches.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+SHIPPED_SHA256 = {
+    "breastmnist-demo": "459aa0787a1007edb24a02b9070c221933831bf837c0173d3508154ba08ee775",
+}
+
+_BY_DIGEST = {digest: name for name, digest in SHIPPED_SHA256.items()}
+
+
+def shipped_name_for(digest: str) -> Optional[str]:
+    """The shipped model whose file bytes hash to ``digest`` (hex sha256), else None."""
+    return _BY_DIGEST.get(digest)
+
+
+def is_shipped_name(name: Optional[str]) -> bool:
+    return bool(name) and name in SHIPPED_SHA256
