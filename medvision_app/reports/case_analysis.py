@@ -155,9 +155,10 @@ def analyse_image(path: Path, loaded, *, label: str, deidentify: bool, mask: boo
     burned = burned_in_warning(header, image.metadata)
     if burned is None and not image.metadata.modality and "US" in [m.upper() for m in getattr(card, "modalities", [])]:
         burned = "the image states no modality and the model is for ultrasound, which commonly carries burned-in text"
-    full = image.display_float(0)
+    shown = image.display(0)  # once: display_float(0) is this over 255, and a mammogram is 12 megapixels
+    full = shown.astype(np.float32) / np.float32(255.0)
     prediction = predict(full, loaded, heatmap=True, metadata=_metadata_vector(card, image))
-    picture = _reduce(image.display(0), max_side)
+    picture = _reduce(shown, max_side)
     heat = None
     if hasattr(prediction, "heatmap_on") and getattr(prediction, "model_space", None) is not None:
         heat = prediction.heatmap_on(picture.shape[:2])

@@ -19,7 +19,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Image, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
 from medvision_app.reports import DISCLAIMER
-from medvision_app.reports.case_analysis import FAILED, OUTSIDE, CaseFacts, CaseImage, analyse_case
+from medvision_app.reports.case_analysis import FAILED, OUTSIDE, SUCCEEDED, CaseFacts, CaseImage, analyse_case
 from medvision_app.reports.pdf import MARGIN, PAGE, esc, grid_table, key_value_table, render_pdf, styles, write_pdf
 
 WIDTH = PAGE[0] - 2 * MARGIN
@@ -128,10 +128,10 @@ def build_case_report(facts: CaseFacts) -> bytes:
             "attribute rules cannot remove. " + ("A border band of each was masked." if masked else
                                                  "Check the pictures before this report leaves the workstation.")),
             st["warn"]))
-    succeeded = sum(i.status != FAILED for i in facts.images)
+    counts = {status: sum(i.status == status for i in facts.images) for status in (SUCCEEDED, OUTSIDE, FAILED)}
     story.append(Paragraph("Results", st["h2"]))
-    story.append(Paragraph(esc(f"{len(facts.images)} image(s) analysed, {succeeded} with a result. "
-                               f"Model output: {facts.model_identity}."), st["body"]))
+    story.append(Paragraph(esc(f"{len(facts.images)} image(s): " + ", ".join(f"{n} {s}" for s, n in counts.items())
+                               + f". Model output: {facts.model_identity}."), st["body"]))
     for item in facts.images:
         story += _image_block(item, facts.card.classes)
     story.append(Paragraph("Model", st["h2"]))

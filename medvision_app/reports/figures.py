@@ -57,8 +57,7 @@ def draw_curves(ax, bands: Sequence[CurveBand], *, kind: str = "roc", names: Opt
         label += _interval(c.area_low, c.area_high)
         if band:
             ax.fill_between(c.x, c.low, c.high, color=colour, alpha=0.18, linewidth=0)
-        ax.plot(c.raw_x, c.raw_y, color=colour, linewidth=1.4, label=label,
-                drawstyle="steps-post" if kind == "pr" else "default")
+        ax.plot(c.raw_x, c.raw_y, color=colour, linewidth=1.4, label=label)
     if kind == "roc":
         ax.plot([0, 1], [0, 1], color="#888888", linestyle="--", linewidth=0.8)
         ax.set_xlabel("1 - specificity (false positive rate)")
