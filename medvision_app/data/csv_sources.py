@@ -48,12 +48,22 @@ def _category(text: str) -> str:
     return text if text and text not in ("nan", "none", "na") else UNKNOWN
 
 
-def _encode_labels(raw: list[str], source: Path) -> tuple[list[str], np.ndarray]:
+def _encode_labels(raw: list[str], source: Path, column: str = "label") -> tuple[list[str], np.ndarray]:
+    _no_empty(raw, source, column)
     names = sorted(set(raw))
     if len(names) < 2:
         raise DataError(f"{source}: needs at least two classes, found {names}")
     index = {n: i for i, n in enumerate(names)}
     return names, np.asarray([index[r] for r in raw], dtype=np.int64)
+
+
+def _no_empty(values: list[str], source: Path, column: str) -> None:
+    # An empty label used to become a class named '' and an empty path the CSV's own folder.
+    empty = [i for i, v in enumerate(values) if not v]
+    if empty:
+        more = f" and {len(empty) - 1} more row(s)" if len(empty) > 1 else ""
+        raise DataError(f"{source}: column {column} is empty on line {empty[0] + 2}{more}; "
+                        f"every row needs a {column}")
 
 
 def _missing_files(paths: list[Path], source: Path) -> None:
@@ -73,6 +83,7 @@ def read_manifest(path: Path, image_root: Optional[Path] = None) -> SampleTable:
     rows = _read_rows(path, ("path", "label"))
     base = Path(image_root) if image_root else path.parent
     columns = set(rows[0])
+    _no_empty([r["path"] for r in rows], path, "path")
     paths = [base / r["path"] for r in rows]
     _missing_files(paths, path)
     names, labels = _encode_labels([r["label"] for r in rows], path)
@@ -107,7 +118,7 @@ def read_ham10000(root: Path) -> SampleTable:
     image_dir = root / "images" if (root / "images").is_dir() else root
     paths = [image_dir / f"{r['image_id']}.jpg" for r in rows]
     _missing_files(paths, csv_path)
-    names, labels = _encode_labels([r["dx"] for r in rows], csv_path)
+    names, labels = _encode_labels([r["dx"] for r in rows], csv_path, "dx")
     return SampleTable(
         source=str(csv_path),
         class_names=names,
@@ -137,7 +148,7 @@ def read_dermamnist_jpeg(root: Path) -> SampleTable:
         splits.append(parts[1])
     paths = [root / "images" / f"{r['image_id']}.jpg" for r in rows]
     _missing_files(paths, csv_path)
-    names, labels = _encode_labels([r["dx"] for r in rows], csv_path)
+    names, labels = _encode_labels([r["dx"] for r in rows], csv_path, "dx")
     return SampleTable(
         source=str(csv_path),
         class_names=names,
