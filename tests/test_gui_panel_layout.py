@@ -15,7 +15,7 @@ from medvision_app.gui.preprocessing_panel import PreprocessingPanel  # noqa: E4
 from medvision_app.gui.window_geometry import scrolling  # noqa: E402
 from medvision_app.samples import mammogram_phantom  # noqa: E402
 
-TIMEOUT = 15000
+TIMEOUT = 60000  # the first variants import torch: seconds on a loaded two-core machine
 
 
 @pytest.fixture(scope="module")
