@@ -42,3 +42,20 @@ def make_run(folder: Path, *, classes=("malignant", "benign"), n: int = 160, see
                for e in range(1, 4)]
     (folder / "metrics.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
     return folder
+
+
+def make_search(folder: Path) -> Path:
+    """A search folder as ``medvision search`` leaves it: history, summary, and the retrained final run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    history = []
+    for i in range(6):
+        history.append({"iteration": i // 2, "id": i, "parent_id": None if i < 2 else i - 2,
+                        "transformation": "widen" if i % 2 else "deepen", "genotype": f"C{16 + 8 * i}-SE-P",
+                        "params": 1000 * (i + 1), "val_accuracy": 0.6 + 0.05 * (i % 3), "loss": 0.5})
+    (folder / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+    final = make_run(folder / "final")
+    summary = {"method": "se-bbnas", "stop_reason": "budget", "candidates": len(history),
+               "result": history[2], "final": {"runs": [{"run_dir": str(final)}]},
+               "pareto_front": [{k: history[i][k] for k in ("id", "genotype", "params", "val_accuracy")} for i in (0, 1, 2)]}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    return folder

@@ -183,3 +183,35 @@ def test_load_run_names_the_broken_file(tmp_path):
     (tmp_path / "config.json").write_text("{broken")
     with pytest.raises(RunFolderError, match="config.json: unreadable JSON"):
         load_run(tmp_path)
+
+
+def test_save_threshold_beside_the_run_and_into_the_model_card(tmp_path):
+    import json
+    import shutil
+
+    from medvision_app.evaluation.threshold_store import (
+        OPERATING_POINT,
+        ThresholdError,
+        card_supports_threshold,
+        load_threshold,
+        save_threshold,
+    )
+    from medvision_app.inference.registry import SHIPPED_DIR
+
+    run = tmp_path / "run"
+    run.mkdir()
+    message = save_threshold(run, 0.42, ["malignant", "benign"])
+    assert "export the run" in message and load_threshold(run) == pytest.approx(0.42)
+    assert json.loads((run / OPERATING_POINT).read_text())["class"] == "malignant"
+    with pytest.raises(ThresholdError, match="within"):
+        save_threshold(run, 1.5, ["a", "b"])
+    shutil.copy(SHIPPED_DIR / "breastmnist-demo.onnx", run / "model.onnx")
+    message = save_threshold(run, 0.3, ["malignant", "benign"])
+    if card_supports_threshold():
+        from medvision_app.inference import verify_model
+
+        assert verify_model(run / "model.onnx").card.threshold == pytest.approx(0.3)
+        assert "model card" in message
+    else:
+        assert "no threshold field" in message
+        assert (run / "model.onnx").read_bytes() == (SHIPPED_DIR / "breastmnist-demo.onnx").read_bytes()

@@ -105,3 +105,14 @@ def test_bad_folder_names_the_problem(tmp_path, qtbot):
 
     with pytest.raises(RunFolderError, match="no such run folder"):
         EvaluationDashboard(tmp_path / "nothing")
+
+
+def test_search_folder_opens_on_its_tree_and_pareto(tmp_path, qtbot):
+    from tests.report_support import make_search
+
+    widget = EvaluationDashboard(make_search(tmp_path / "search"), n_resamples=30)
+    qtbot.addWidget(widget)
+    assert widget.tabs.tabText(0) == "Search"
+    assert "C32-SE-P" in widget.search_label.text() and "6 candidates" in widget.search_label.text()
+    qtbot.waitUntil(lambda: widget.analysis is not None, timeout=60_000)
+    assert widget.run.run_dir.name == "final"

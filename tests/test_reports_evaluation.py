@@ -63,3 +63,14 @@ def test_cli_missing_or_broken_run_is_one_error_line(tmp_path, capsys, problem):
     assert code == 2
     assert len(err) == 1 and err[0].startswith("error: ") and str(run) in err[0]
     assert not (tmp_path / "e.pdf").exists()
+
+
+def test_search_folder_report_has_tree_pareto_and_the_chosen_architecture(tmp_path):
+    from tests.report_support import make_search
+
+    search = make_search(tmp_path / "search")
+    text, _ = _text(build_evaluation_report(search, n_resamples=40))
+    assert "Search" in text and "se-bbnas" in text
+    assert "Chosen architecture C32-SE-P" in text  # the result's genotype, as the search wrote it
+    assert "Final model" in text and "Per-class metrics" in text
+    assert "C24-SE-P" in text  # a Pareto-front row
