@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -58,7 +59,10 @@ class AugmentationPanel(QWidget):
         self.reroll_button.setToolTip("Draw nine new variants with a new seed")
         self.reroll_button.clicked.connect(self.reroll)
         self.seed_label = QLabel()
-        save, load = set_icon(QPushButton("Save…"), "save"), set_icon(QPushButton("Load…"), "open-file")
+        # Icon-only, as in the preprocessing panel: with text the row was wider than a laptop's dock column.
+        save, load = set_icon(QToolButton(), "save"), set_icon(QToolButton(), "open-file")
+        save.setToolTip("Save the augmentation settings…")
+        load.setToolTip("Load augmentation settings…")
         save.clicked.connect(self._save_dialog)
         load.clicked.connect(self._load_dialog)
         self.form = ConfigForm(self.config)

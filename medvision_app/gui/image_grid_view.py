@@ -10,10 +10,27 @@ from typing import Optional, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QBrush, QColor, QFont, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsSimpleTextItem, QWidget
 
 pg.setConfigOptions(imageAxisOrder="row-major")
+
+
+class _OutlinedText(QGraphicsSimpleTextItem):
+    """Outline first, then the fill on top (Qt strokes over the fill, which dimmed small text)."""
+
+    def paint(self, painter, _option, _widget=None) -> None:
+        if not self.text():
+            return
+        path = QPainterPath()
+        metrics = QFontMetricsF(self.font())
+        y = metrics.ascent()
+        for line in self.text().split("\n"):
+            path.addText(0, y, self.font(), line)
+            y += metrics.lineSpacing()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.strokePath(path, self.pen())
+        painter.fillPath(path, self.brush())
 
 
 def _title(box: pg.ViewBox) -> QGraphicsSimpleTextItem:
@@ -23,12 +40,12 @@ def _title(box: pg.ViewBox) -> QGraphicsSimpleTextItem:
     a long "After ..." made its column wider than "Before", and the row took
     height from images that should fill their cells.
     """
-    title = QGraphicsSimpleTextItem(box)  # a child of the box, not of its view: it stays put when panned
+    title = _OutlinedText(box)  # a child of the box, not of its view: it stays put when panned
     font = QFont()
     font.setPointSizeF(9)
     title.setFont(font)
-    title.setBrush(QBrush(QColor("#e6e8eb")))
-    title.setPen(QPen(QColor(0, 0, 0, 200), 2.5))
+    title.setBrush(QBrush(QColor("#eceef1")))
+    title.setPen(QPen(QColor(0, 0, 0, 230), 3.0))
     title.setPos(4, 2)
     title.setZValue(1000)
     return title

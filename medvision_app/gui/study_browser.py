@@ -199,6 +199,11 @@ class StudyBrowser(QWidget):
         for k in range(self.tree.topLevelItemCount()):
             self._queue_children(self.tree.topLevelItem(k))
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # Names get most of a narrow dock; details keep the rest (a fixed 230 px hid them at laptop size).
+        self.tree.setColumnWidth(0, max(140, int(self.tree.viewport().width() * 0.62)))
+
     def refresh_icons(self, *_args) -> None:
         """Re-tint the tree's icons (not thumbnails) for the theme now applied."""
         stack = [self.tree.invisibleRootItem()]
