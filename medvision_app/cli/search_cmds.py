@@ -37,6 +37,10 @@ def register(subparsers) -> None:
     p.add_argument("--budget", metavar="DURATION", help="time budget of the search, e.g. 30m")
     p.add_argument("--max-iterations", type=int, metavar="N", help="BbNAS iterations or ENAS epochs")
     p.add_argument("--workers", type=int, metavar="N", help="candidate-training worker processes")
+    p.add_argument("--executor", choices=("auto", "local", "process", "ray"),
+                   help="where children train: this process, a process pool, or a Ray cluster")
+    p.add_argument("--address", metavar="auto|HOST:PORT",
+                   help="the Ray cluster to join (with --executor ray; default: start a local one)")
     p.add_argument("--out", type=Path, metavar="DIR", help="search folder (default: searches/<method>-<time>)")
     p.add_argument("--resume", type=Path, metavar="DIR", help="continue the search in DIR")
     p.set_defaults(func=_search)
@@ -91,6 +95,10 @@ def _config(args: argparse.Namespace):
         data["max_iterations"] = args.max_iterations
     if args.workers is not None:
         data["workers"] = args.workers
+    if args.executor:
+        data["executor"] = args.executor
+    if args.address:
+        data.setdefault("ray", {})["address"] = args.address
     data = apply_overrides(data, args.overrides)
     cfg = from_dict(SearchConfig, data, where=str(args.config or "search"))
     if not cfg.data:
@@ -118,10 +126,12 @@ def _search(args: argparse.Namespace) -> int:
     try:
         if args.resume is not None:
             if args.method or args.data or args.config or args.overrides or args.out:
-                raise CliError("--resume continues a search as configured: only --budget, --max-iterations, --workers")
+                raise CliError("--resume continues a search as configured: only --budget, --max-iterations, --workers, "
+                               "--executor, --address")
             out = args.resume
             overrides = {"budget_seconds": parse_duration(args.budget) if args.budget else None,
-                         "max_iterations": args.max_iterations, "workers": args.workers}
+                         "max_iterations": args.max_iterations, "workers": args.workers, "executor": args.executor,
+                         "ray_address": args.address}
             config = load_state(out).get("config", {})
             spec = JobSpec("search", config, str(out), resume=True,
                            overrides={k: v for k, v in overrides.items() if v is not None})

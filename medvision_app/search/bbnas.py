@@ -16,8 +16,10 @@ finished and continues the candidate in flight from its last epoch.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Optional
@@ -31,8 +33,8 @@ from medvision_app.search.candidates import CandidateResult, CandidateTask
 from medvision_app.search.config import SearchConfig
 from medvision_app.search.data import SearchData
 from medvision_app.search.events import CandidateFinished, CandidateStarted, IterationFinished
-from medvision_app.search.executor import Executor, LocalExecutor, make_executor
-from medvision_app.search.state import BEST, BudgetToken, save_state
+from medvision_app.search.executor import Executor, make_executor
+from medvision_app.search.state import BEST, WEIGHTS, BudgetToken, read_weights, save_state, write_weights
 from medvision_app.search.transforms import random_child
 from medvision_app.utils.atomic import atomic_write_text
 from medvision_app.utils.config_io import to_dict
@@ -49,12 +51,21 @@ def new_state(cfg: SearchConfig, n_classes: int) -> dict:
     }
 
 
-def _task(cfg: SearchConfig, folder: Path, rec: dict) -> CandidateTask:
+def _task(cfg: SearchConfig, folder: Path, state: dict, rec: dict, executor: Executor) -> CandidateTask:
+    """The task of a pending candidate: with its parent's weights when the search inherits."""
+    parent = state["candidates"].get(rec["parent_id"]) if rec["parent_id"] else None
+    weights = read_weights(folder, parent["id"]) if cfg.inherit and parent else None
+    inherit = weights is not None
+    discard = None
+    if inherit and cfg.early_discard and parent.get("val_accuracy") is not None:
+        discard = float(parent["val_accuracy"]) - cfg.discard_margin
     return CandidateTask(
         iteration=rec["iteration"], candidate_id=rec["id"], parent_id=rec["parent_id"],
         transformation=rec["transformation"], genotype=rec["genotype"], params=rec["params"],
         flops=rec["flops"], seed=rec["seed"], settings=cfg.candidate,
-        checkpoint=str(folder / "candidates" / rec["id"]), device=cfg.device,
+        checkpoint=str(folder / "candidates" / rec["id"]) if executor.local_files else None, device=cfg.device,
+        parent_genotype=parent["genotype"] if parent else None, parent_weights=weights, inherit=inherit,
+        max_epochs=cfg.candidate.inherited_max_epochs if inherit else None, discard_below=discard,
     )
 
 
@@ -106,9 +117,14 @@ def _most_accurate(recs: list[dict]) -> dict:
 
 
 def _close_iteration(state: dict, emit: Emit) -> Optional[str]:
-    """Select the next parents; return a stop reason when the accuracy fell."""
+    """Select the next parents; return a stop reason when the accuracy fell.
+
+    Children stopped early (discarded, halted) are chosen only when no child
+    of the iteration trained to its end.
+    """
     it = state["iteration"]
     recs = _finished_in(state, it)
+    recs = [r for r in recs if not (r.get("discarded") or r.get("halted"))] or recs
     best = _most_accurate(recs)
     smallest = min(recs, key=lambda r: (r["params"], -r["val_accuracy"]))
     entry = {"iteration": it, "best_id": best["id"], "best_accuracy": best["val_accuracy"],
@@ -150,7 +166,107 @@ def _write_best(folder: Path, state: dict) -> None:
     atomic_write_text(folder / BEST, json.dumps(best, indent=2) + "\n")
 
 
-def run_bbnas(  # noqa: C901 - the paper's loop; split when issue 15 moves it onto the engine
+def _prune_weights(folder: Path, state: dict) -> None:
+    """Keep the weights of the parents and of the answer; the others have no further use."""
+    keep = set(state["parents"]) | {state.get("result_id")} | set(state["pending"])
+    for path in (folder / WEIGHTS).glob("*.pt") if (folder / WEIGHTS).is_dir() else ():
+        if path.stem not in keep:
+            path.unlink(missing_ok=True)
+
+
+def _evaluate(tasks: list[CandidateTask], executor: Executor, cfg: SearchConfig, *, on_start, on_done, emit,
+              cancel) -> None:
+    """Train an iteration's children; with more children than slots, by successive halving.
+
+    Halving (inheriting children only): every child trains one epoch, then
+    the better half (at least one per slot) continues from where it stopped
+    to the full epochs; the others are recorded as halted after their epoch.
+    """
+    inheriting = [t for t in tasks if t.inherit]
+    if not (cfg.successive_halving and inheriting and len(tasks) > executor.slots):
+        for task, result in executor.evaluate(tasks, on_start=on_start, emit=emit, cancel=cancel):
+            on_done(task, result)
+        return
+    rung = [dataclasses.replace(t, max_epochs=1, keep_state=True) if t.inherit else t for t in tasks]
+    done: list[tuple[CandidateTask, CandidateResult]] = []
+    try:
+        for task, result in executor.evaluate(rung, on_start=on_start, emit=emit, cancel=cancel):
+            if task.keep_state:
+                done.append((task, result))
+            else:
+                on_done(task, result)
+    except Cancelled:
+        for task, result in done:  # paid for: their first epoch is recorded
+            on_done(task, dataclasses.replace(result, state=None), halted=True)
+        raise
+    ranked = sorted(done, key=lambda tr: (tr[1].discarded, -tr[1].accuracy))
+    keep = max(executor.slots, math.ceil(len(ranked) / 2))
+    going = []
+    for i, (task, result) in enumerate(ranked):
+        if i < keep and not result.discarded and result.epochs < task.settings.inherited_max_epochs:
+            going.append((task, result))
+            on_done(task, result, partial=True)
+        else:  # halted: cut by the halving; a discarded child or one already done is not
+            on_done(task, dataclasses.replace(result, state=None), halted=i >= keep and not result.discarded)
+    further = [dataclasses.replace(t, max_epochs=t.settings.inherited_max_epochs, keep_state=False,
+                                   resume_state=r.state, inherit=False, parent_weights=None, discard_below=None)
+               for t, r in going]
+    for task, result in executor.evaluate(further, emit=emit, cancel=cancel):
+        on_done(task, result)
+
+
+class _Recorder:
+    """Writes each finished candidate into the state, its weights beside it, and saves both."""
+
+    def __init__(self, folder: Path, state: dict, emit: Emit) -> None:
+        self.folder, self.state, self.emit = folder, state, emit
+        self.clock, self.base_elapsed = time.monotonic(), state["elapsed"]
+
+    def checkpoint(self) -> None:
+        self.state["elapsed"] = self.base_elapsed + time.monotonic() - self.clock
+        save_state(self.folder, self.state)
+        _write_best(self.folder, self.state)
+
+    def on_start(self, task: CandidateTask) -> None:
+        self.emit(CandidateStarted(task.iteration, task.candidate_id, task.parent_id, task.transformation,
+                                   task.genotype, task.params, task.flops))
+
+    def on_done(self, task: CandidateTask, result: CandidateResult, halted: bool = False, partial: bool = False) -> None:
+        """Record a finished candidate (``partial``: a halving rung it continues from: inheritance facts only)."""
+        rec = self.state["candidates"][task.candidate_id]
+        if result.preserved is not None:
+            rec.update(preserved=result.preserved, inherited=result.inherited)
+        if partial:
+            return
+        rec.update(val_accuracy=result.accuracy, loss=result.loss, epochs=result.epochs, seconds=result.seconds,
+                   discarded=result.discarded, halted=halted)
+        if result.weights is not None and not (result.discarded or halted):
+            write_weights(self.folder, task.candidate_id, result.weights)
+        self.state["pending"].remove(task.candidate_id)
+        self.state["finished"].append(task.candidate_id)
+        self.emit(CandidateFinished(task.iteration, task.candidate_id, task.parent_id, task.transformation,
+                                    task.genotype, task.params, task.flops, result.accuracy, result.loss,
+                                    result.epochs, result.seconds, result.discarded, halted,
+                                    float(rec.get("inherited") or 0.0)))
+        self.checkpoint()
+
+
+def _next_tasks(state: dict, cfg: SearchConfig, shape, token: BudgetToken, left) -> Optional[str]:
+    """Draw the next iteration when none is pending; a stop reason when the search should end instead."""
+    if state["pending"]:
+        return None
+    if cfg.max_iterations and state["iteration"] >= cfg.max_iterations:
+        return "iteration budget"
+    if left is not None and token.cancelled:
+        return "time budget"
+    _generate(state, cfg, shape)
+    if not state["pending"]:
+        state["iteration"] -= 1
+        return "no new valid children"
+    return None
+
+
+def run_bbnas(
     cfg: SearchConfig,
     folder: Path,
     data: SearchData,
@@ -163,69 +279,37 @@ def run_bbnas(  # noqa: C901 - the paper's loop; split when issue 15 moves it on
     """Run (or continue) the search in ``folder``; return the final state.
 
     ``state`` is :func:`new_state` for a fresh search or the loaded
-    ``state.json`` for a resumed one. ``executor`` defaults to one built from
-    ``cfg.workers``. Raises :class:`Cancelled` when ``cancel`` fires; the
-    folder can then be resumed.
+    ``state.json`` for a resumed one. ``executor`` defaults to the one
+    ``cfg.executor`` names. Raises :class:`Cancelled` when ``cancel`` fires;
+    the folder can then be resumed.
     """
     folder = Path(folder)
-    shape = data.input_shape
     left = None if cfg.budget_seconds <= 0 else cfg.budget_seconds - state["elapsed"]
     token = BudgetToken(cancel, left)
     own_executor = executor is None
     if executor is None:
-        executor = make_executor(data, cfg.workers, emit=emit, cancel=token)
-    elif isinstance(executor, LocalExecutor):
-        executor.cancel = token
-    clock = time.monotonic()
-    base_elapsed = state["elapsed"]
-
-    def checkpoint() -> None:
-        state["elapsed"] = base_elapsed + time.monotonic() - clock
-        save_state(folder, state)
-        _write_best(folder, state)
-
-    def on_start(task: CandidateTask) -> None:
-        emit(CandidateStarted(task.iteration, task.candidate_id, task.parent_id, task.transformation,
-                              task.genotype, task.params, task.flops))
-
-    def on_done(task: CandidateTask, result: CandidateResult) -> None:
-        rec = state["candidates"][task.candidate_id]
-        rec.update(val_accuracy=result.accuracy, loss=result.loss, epochs=result.epochs, seconds=result.seconds)
-        state["pending"].remove(task.candidate_id)
-        state["finished"].append(task.candidate_id)
-        emit(CandidateFinished(task.iteration, task.candidate_id, task.parent_id, task.transformation, task.genotype,
-                               task.params, task.flops, result.accuracy, result.loss, result.epochs, result.seconds))
-        checkpoint()
-
+        executor = make_executor(data, cfg.workers, name=cfg.executor, ray=cfg.ray)
+    rec = _Recorder(folder, state, emit)
     try:
         while state["stop_reason"] is None:
-            if not state["pending"]:
-                if cfg.max_iterations and state["iteration"] >= cfg.max_iterations:
-                    state["stop_reason"] = "iteration budget"
-                    break
-                if left is not None and token.cancelled:
-                    state["stop_reason"] = "time budget"
-                    break
-                _generate(state, cfg, shape)
-                if not state["pending"]:
-                    state["iteration"] -= 1
-                    state["stop_reason"] = "no new valid children"
-                    break
-                checkpoint()
-            tasks = [_task(cfg, folder, state["candidates"][c]) for c in state["pending"]]
+            generated = not state["pending"]
+            state["stop_reason"] = _next_tasks(state, cfg, data.input_shape, token, left)
+            if state["stop_reason"]:
+                break
+            if generated:
+                rec.checkpoint()
+            tasks = [_task(cfg, folder, state, state["candidates"][c], executor) for c in state["pending"]]
             try:
-                for task, result in executor.evaluate(tasks, on_start=on_start):
-                    on_done(task, result)
+                _evaluate(tasks, executor, cfg, on_start=rec.on_start, on_done=rec.on_done, emit=emit, cancel=token)
             except Cancelled:
                 if token.reason != "time budget":
                     raise
                 state["stop_reason"] = "time budget"
                 _adopt_interrupted_best(state)
                 break
-            reason = _close_iteration(state, emit)
-            if reason:
-                state["stop_reason"] = reason
-            checkpoint()
+            state["stop_reason"] = _close_iteration(state, emit)
+            _prune_weights(folder, state)
+            rec.checkpoint()
     finally:
         token.close()
         if own_executor:
@@ -233,5 +317,5 @@ def run_bbnas(  # noqa: C901 - the paper's loop; split when issue 15 moves it on
     if state["result_id"] is None:
         state["stop_reason"] = (state["stop_reason"] or "") + " before the initial model finished"
     state["phase"] = "final"
-    checkpoint()
+    rec.checkpoint()
     return state

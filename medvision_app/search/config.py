@@ -9,6 +9,9 @@ from medvision_app.utils.config_schema import option
 
 Method = Literal["bbnas", "se-bbnas", "enas"]
 METHODS = get_args(Method)
+# auto: in this process with one worker, else a pool of worker processes
+ExecutorName = Literal["auto", "local", "process", "ray"]
+EXECUTORS = get_args(ExecutorName)
 
 
 @dataclass
@@ -23,6 +26,21 @@ class CandidateTraining:
     patience: int = option(2, help="Early stopping on the validation loss.", range=(1, None), unit="epochs")
     max_epochs: int = option(10, help="Most epochs a child trains.", range=(1, None), unit="epochs")
     batch_size: int = option(64, help="Images per step.", range=(1, 65_536), unit="images")
+    inherited_max_epochs: int = option(2, help="Most epochs of a child that starts from its parent's weights "
+                                       "(search.inherit).", range=(1, None), unit="epochs")
+
+
+@dataclass
+class RaySettings:
+    """Where and how candidates run on a Ray cluster (``executor = "ray"``)."""
+
+    address: str = option("", help="Ray cluster: empty starts a local instance, auto joins the one started "
+                                   "with ray start on this machine, or HOST:PORT.")
+    gpus_per_candidate: float = option(1.0, help="GPUs (or a fraction of one) each candidate asks for when the "
+                                       "cluster has GPUs.", range=(0.01, 64.0), unit="GPUs")
+    cpus_per_candidate: float = option(1.0, help="CPUs each candidate asks for when the cluster has no GPU.",
+                                       range=(0.01, 1024.0), unit="CPUs")
+    max_retries: int = option(3, help="Times a candidate whose worker died is run again.", range=(0, 100))
 
 
 @dataclass
@@ -38,7 +56,13 @@ class FinalTraining:
 
 @dataclass
 class EnasSettings:
-    """ENAS micro search (Pham et al. 2018), defaults from the authors' CIFAR-10 script."""
+    """ENAS micro search (Pham et al. 2018), defaults from the authors' CIFAR-10 script.
+
+    ``balanced_loss`` and ``balanced_reward`` are ours, for imbalanced medical
+    data: the shared weights' loss weighs each class by N / (C * N_c) and the
+    controller's reward is the balanced accuracy, so neither can settle on
+    the majority class (BreastMNIST is 73 % one class).
+    """
 
     channels: int = 20  # the supernet's cell width
     layers_per_stage: int = 2  # normal cells between reductions in the supernet
@@ -47,7 +71,7 @@ class EnasSettings:
     controller_lr: float = 0.0035
     tanh_constant: float = 1.10
     op_tanh_reduce: float = 2.5
-    entropy_weight: float = 1e-4
+    entropy_weight: float = option(1e-4, help="Controller's entropy bonus added to the reward.", range=(0.0, 10.0))
     baseline_decay: float = 0.99
     controller_steps: int = 30  # controller updates after each child epoch
     child_lr_max: float = 0.05
@@ -60,6 +84,9 @@ class EnasSettings:
     final_channels: int = 24
     final_shapes: list[str] = field(default_factory=lambda: ["enas-7", "enas-17"])
     final_epochs: int = 20
+    balanced_loss: bool = option(True, help="Class-weighted loss for the shared weights (N / (C * N_c)).")
+    balanced_reward: bool = option(True, help="Controller reward: balanced accuracy on the validation batch "
+                                              "(false: plain accuracy, as the authors).")
 
 
 @dataclass
@@ -80,6 +107,17 @@ class SearchConfig:
     val_fraction: float = option(0.1, help="Validation share carved from train when the source has none.",
                                  range=(0.0, 1.0))
     device: str = option("auto", help="Where candidates train: auto, cpu, cuda or cuda:N.")
+    inherit: bool = option(True, help="Children start from their parent's trained weights, computing its "
+                                      "function (false: from scratch, the paper's procedure).")
+    early_discard: bool = option(True, help="With inherit: stop a child whose first-epoch validation accuracy "
+                                            "trails its parent's by more than discard_margin.")
+    discard_margin: float = option(0.0, help="How far a child may trail its parent after its first epoch.",
+                                   range=(0.0, 1.0))
+    successive_halving: bool = option(True, help="With inherit, when an iteration has more children than "
+                                                 "workers: one epoch each, then the better half goes on.")
+    executor: ExecutorName = option("auto", help="Where children train: local (this process), process (a pool "
+                                                 "of workers), ray (a Ray cluster), auto (local or process).")
+    ray: RaySettings = option(help="The Ray cluster (executor = ray).", default_factory=RaySettings)
     candidate: CandidateTraining = field(default_factory=CandidateTraining)
     final: FinalTraining = field(default_factory=FinalTraining)
     enas: EnasSettings = field(default_factory=EnasSettings)

@@ -40,6 +40,10 @@ class CandidateFinished(Event):
     loss: float
     epochs: int
     seconds: float
+    # added with inheritance (issue 15); defaults keep older readers and writers working
+    discarded: bool = False  # stopped after its first epoch, trailing its parent
+    halted: bool = False  # left behind by successive halving
+    inherited: float = 0.0  # share of its parameters taken from its parent
 
 
 @dataclass(frozen=True)

@@ -66,11 +66,14 @@ def _resume_locked(out: Path, emit: Emit, cancel: Optional[CancelToken], overrid
                    executor: Optional[Executor]) -> dict:
     state = load_state(out)
     cfg = from_dict(SearchConfig, state["config"])
-    allowed = {"budget_seconds", "max_iterations", "workers", "device"}
+    allowed = {"budget_seconds", "max_iterations", "workers", "device", "executor", "ray_address"}
     bad = set(overrides or {}) - allowed
     if bad:
         raise SearchStateError(f"{out}: a resumed search can only change {', '.join(sorted(allowed))}, not {', '.join(sorted(bad))}")
-    cfg = dataclasses.replace(cfg, **{k: v for k, v in (overrides or {}).items() if v is not None})
+    changes = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if "ray_address" in changes:  # where the workers are, not what the search is
+        changes["ray"] = dataclasses.replace(cfg.ray, address=changes.pop("ray_address"))
+    cfg = dataclasses.replace(cfg, **changes)
     state["config"] = to_dict(cfg)
     if state["phase"] == "done":
         return json.loads((out / "summary.json").read_text(encoding="utf-8"))

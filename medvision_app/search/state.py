@@ -10,13 +10,14 @@ from typing import Optional
 
 from medvision_app.errors import UserError
 from medvision_app.events import CancelToken
-from medvision_app.utils.atomic import atomic_write_text
+from medvision_app.utils.atomic import atomic_path, atomic_write_text
 
 STATE = "state.json"
 HISTORY = "history.jsonl"
 BEST = "best.json"
+WEIGHTS = "weights"  # finished candidates' best weights, kept while a child may inherit them
 HISTORY_KEYS = ("iteration", "id", "parent_id", "transformation", "genotype", "params", "flops",
-                "val_accuracy", "loss", "epochs", "seconds")
+                "val_accuracy", "loss", "epochs", "seconds", "inherited", "preserved", "discarded", "halted")
 
 
 class SearchStateError(UserError, ValueError):
@@ -33,6 +34,23 @@ def save_state(folder: Path, state: dict) -> None:
     lines = [json.dumps({k: state["candidates"][cid].get(k) for k in HISTORY_KEYS}) for cid in state.get("finished", [])]
     atomic_write_text(folder / HISTORY, "".join(line + "\n" for line in lines))
     atomic_write_text(folder / STATE, json.dumps(state, indent=1))
+
+
+def write_weights(folder: Path, candidate_id: str, weights: bytes) -> None:
+    """A finished candidate's best weights (the bytes a worker returned), written atomically."""
+    path = Path(folder) / WEIGHTS / f"{candidate_id}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(weights)
+
+
+def read_weights(folder: Path, candidate_id: str) -> Optional[bytes]:
+    """Those bytes again, or None when they are gone (a child then trains from scratch)."""
+    path = Path(folder) / WEIGHTS / f"{candidate_id}.pt"
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def load_state(folder: Path) -> dict:
