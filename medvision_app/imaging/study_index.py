@@ -185,7 +185,8 @@ def _walk(root: Path, unreadable: Optional[list[UnreadableFile]] = None) -> Iter
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as exc:
-        log.warning("cannot list a folder: %s", exc.strerror)
+        # Listed with the unreadable files when the caller keeps them; a warning otherwise.
+        (log.debug if unreadable is not None else log.warning)("cannot list a folder: %s", exc.strerror)
         if unreadable is not None:
             unreadable.append(UnreadableFile(Path(folder), f"cannot list the folder: {os_error_reason(exc)}"))
         return
