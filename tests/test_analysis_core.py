@@ -95,3 +95,31 @@ def test_exam_score_is_the_highest_view():
     assert exam_score(views).view == "RMLO" and exam_score([views[2]]) is None
     assert score_class(["normal, benign", "malignant"]) == "malignant"
     assert score_class(["cat", "dog"]) == "cat"
+
+
+def test_helper_processes_give_the_same_results_and_cancel(files):
+    from medvision_app.events import Cancelled, CancelToken
+    from medvision_app.inference.analysis_pool import analyse_in_processes
+
+    png, mg, broken = files
+    _, threaded = _run([png, mg, broken], use_store=False)
+    gen = analyse_in_processes([png, mg, broken], DEMO, use_store=False)
+    events = list(_drain(gen))
+    results = [e.result for e in events]
+    assert [r.status for r in results] == [r.status for r in threaded]
+    assert results[0].probabilities == pytest.approx(threaded[0].probabilities)
+    assert np.allclose(results[0].heatmap, threaded[0].heatmap)
+    token = CancelToken()
+    gen = analyse_in_processes([png] * 6, DEMO, use_store=False, cancel=token)
+    next(gen)
+    token.cancel()
+    with pytest.raises(Cancelled):
+        list(gen)
+
+
+def _drain(gen):
+    while True:
+        try:
+            yield next(gen)
+        except StopIteration:
+            return

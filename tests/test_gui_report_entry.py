@@ -50,6 +50,19 @@ def test_open_run_shows_the_dashboard_and_its_gallery_opens_the_viewer(window, q
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(sample)
     dashboard.openImageRequested.emit(sample)
     assert opened == [[sample]]
+    assert "export the run" in dashboard.status.text()
+    # with the run's exported model chosen in the AI panel, the image is analysed there: its heatmap shows
+    import shutil
+
+    from medvision_app.inference.registry import SHIPPED_DIR
+
+    shutil.copy(SHIPPED_DIR / "breastmnist-demo.onnx", run / "model.onnx")
+    qtbot.waitUntil(lambda: window.ai.selected_entry() is not None, timeout=TIMEOUT)
+    assert window.ai.select_model("breastmnist-demo")
+    analysed = []
+    monkeypatch.setattr(window.ai, "analyse", lambda paths: analysed.append(list(paths)))
+    dashboard.openImageRequested.emit(sample)
+    assert analysed == [[sample]] and "heatmap" in dashboard.status.text()
     assert window.open_run(tmp_path / "not-a-run") is None  # a notification, not an exception
 
 

@@ -45,8 +45,10 @@ def _key(path) -> str:
 
 
 def _list_models():
+    from medvision_app.inference.analysis_pool import warm_up
     from medvision_app.inference.registry import ModelRegistry
 
+    warm_up()  # the helpers start while the models are verified, so the first Analyse does not wait
     return ModelRegistry().list()
 
 
@@ -173,7 +175,7 @@ class AiPanel(QWidget):
 
     # -- models -------------------------------------------------------------------------------
     def refresh_models(self) -> None:
-        """Re-read the registry (verifying every file) in a worker."""
+        """Re-read the registry (verifying every file) in a worker; start the analysis helpers meanwhile."""
         start_worker(_list_models, on_returned=self.set_entries,
                      on_errored=lambda exc: self.failed.emit("Cannot list the models", str(exc)), owner=self)
 
@@ -256,8 +258,8 @@ class AiPanel(QWidget):
                      on_errored=lambda exc: self.failed.emit(f"Cannot read {folder}", str(exc)), owner=self)
 
     def analyse(self, paths) -> None:
-        """Analyse ``paths`` in the background; results arrive one by one."""
-        from medvision_app.inference.analysis import analyse
+        """Analyse ``paths`` in the background (helper processes); results arrive one by one."""
+        from medvision_app.inference.analysis_pool import analyse_in_processes
 
         entry = self.selected_entry()
         paths = [Path(p) for p in paths]
@@ -266,10 +268,11 @@ class AiPanel(QWidget):
         self.progress.setRange(0, len(paths))
         self.progress.setValue(0)
         self._set_running(True)
+        self.table.begin_batch()
         from medvision_app.inference.provenance_view import entry_provenance
 
         self._worker = start_worker(
-            analyse, paths, entry.path, research_override=self.override_box.isChecked(),
+            analyse_in_processes, paths, entry.path, research_override=self.override_box.isChecked(),
             provenance=entry_provenance(entry),
             on_yielded=self._on_analysed, on_errored=self._on_error, on_returned=self._on_returned,
             on_finished=lambda: self._set_running(False), owner=self,
@@ -286,6 +289,7 @@ class AiPanel(QWidget):
     def _set_running(self, running: bool) -> None:
         if not running:
             self._worker = None
+            self.table.end_batch()
         usable = self.selected_entry() is not None
         for button in (self.analyse_image_button, self.analyse_study_button, self.analyse_folder_button):
             button.setEnabled(usable and not running)
@@ -297,7 +301,8 @@ class AiPanel(QWidget):
         self.progress.setValue(event.done)
         self._results[_key(result.path)] = result
         self.table.add_result(result)
-        self._update_exam()
+        if result.view:
+            self._update_exam()
         self._apply_overlays(only=_key(result.path))
         if _key(result.path) in self._shown_keys():
             self._show_current()

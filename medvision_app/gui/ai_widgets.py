@@ -140,18 +140,31 @@ class ResultsTable(QTableWidget):
         self.verticalHeader().setVisible(False)
         self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.cellDoubleClicked.connect(self._open_row)
+        self._first_cells: dict[str, QTableWidgetItem] = {}  # path -> its row's first cell (rows move when sorted)
+        self._batch = False
+
+    def begin_batch(self) -> None:
+        """Rows arrive one by one: append them unsorted (re-sorting on every row cost O(n log n) each)."""
+        self._batch = True
+        self.setSortingEnabled(False)
+
+    def end_batch(self) -> None:
+        self._batch = False
+        self.setSortingEnabled(True)
 
     def set_results(self, results: Sequence) -> None:
         self.setSortingEnabled(False)
         self.setRowCount(0)
+        self._first_cells.clear()
         for result in results:
             self._put(result)
-        self.setSortingEnabled(True)
+        self.setSortingEnabled(not self._batch)
 
     def add_result(self, result) -> None:
+        sorting = self.isSortingEnabled()
         self.setSortingEnabled(False)
         self._put(result)
-        self.setSortingEnabled(True)
+        self.setSortingEnabled(sorting)
 
     def _put(self, result) -> None:
         key = result.path
@@ -171,16 +184,16 @@ class ResultsTable(QTableWidget):
             if col == 0:
                 item.setData(Qt.ItemDataRole.UserRole, key)
                 item.setToolTip(result.reason or result.path)
+                self._first_cells[key] = item
             if col == 2 and result.reason:
                 item.setToolTip(result.reason)
             self.setItem(row, col, item)
 
     def row_of(self, path: str) -> Optional[int]:
-        for r in range(self.rowCount()):
-            item = self.item(r, 0)
-            if item is not None and item.data(Qt.ItemDataRole.UserRole) == path:
-                return r
-        return None
+        item = self._first_cells.get(path)
+        if item is None or item.tableWidget() is not self:
+            return None
+        return item.row()
 
     def _open_row(self, row: int, _col: int) -> None:
         item = self.item(row, 0)

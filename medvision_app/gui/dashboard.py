@@ -332,6 +332,34 @@ class EvaluationDashboard(QWidget):
                      on_errored=lambda e: QMessageBox.warning(self, "Evaluation report", str(e)), owner=self)
 
 
+def run_model_sha256(run_dir: Path) -> Optional[str]:
+    """The graph hash of the run's exported model (``RUN_DIR/model.onnx``), when it exists and verifies."""
+    path = Path(run_dir) / "model.onnx"
+    if not path.is_file():
+        return None
+    try:
+        from medvision_app.inference import verify_model
+
+        return verify_model(path).card.graph_sha256
+    except Exception:  # a damaged export just means no heatmap from it
+        return None
+
+
+def show_in_viewer(window, dashboard: EvaluationDashboard, path: Path) -> None:
+    """Open a test image in the main window; when the AI panel's model is this run's exported model
+    (same graph hash), analyse it there too, so the viewer shows its heatmap."""
+    window.open_paths([path])
+    panel = getattr(window, "ai", None)
+    entry = panel.selected_entry() if panel is not None and hasattr(panel, "selected_entry") else None
+    wanted = run_model_sha256(dashboard.run.run_dir) if dashboard.run is not None else None
+    if entry is not None and wanted and getattr(entry.card, "graph_sha256", None) == wanted:
+        panel.analyse([path])
+        dashboard.status.setText(f"{path.name}: opened in the viewer with this run's heatmap")
+    else:
+        dashboard.status.setText(f"{path.name}: opened in the viewer; for its heatmap, export the run and choose "
+                                 "its model in the AI panel")
+
+
 def open_dashboard(parent: Optional[QWidget], run_dir: str | Path) -> EvaluationDashboard:
     """Show the dashboard of ``run_dir`` (a run or search folder) in its own window and return it.
 
@@ -342,6 +370,6 @@ def open_dashboard(parent: Optional[QWidget], run_dir: str | Path) -> Evaluation
     dashboard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
     dashboard.resize(1200, 780)
     if parent is not None and hasattr(parent, "open_paths"):
-        dashboard.openImageRequested.connect(lambda path: parent.open_paths([Path(path)]))
+        dashboard.openImageRequested.connect(lambda path: show_in_viewer(parent, dashboard, Path(path)))
     dashboard.show()
     return dashboard

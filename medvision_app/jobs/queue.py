@@ -17,10 +17,15 @@ from medvision_app.jobs.spec import JobSpec
 
 
 def has_run(spec: JobSpec) -> bool:
-    """Whether the job's folder holds something to resume (a train run's last checkpoint, a search's state)."""
+    """Whether the job's folder holds something to resume (a train run's config, a search's state).
+
+    A train run killed before its first checkpoint has only ``config.json``:
+    resuming it starts again from epoch 1 (a fresh start would be refused,
+    the folder already holding a run).
+    """
     folder = Path(spec.run_dir)
     if spec.kind == "train":
-        return (folder / "checkpoints" / "last.pt").is_file()
+        return (folder / "config.json").is_file()
     if spec.kind == "search":
         return (folder / "state.json").is_file()
     return False

@@ -1,0 +1,177 @@
+"""Analysis in helper processes, so the GUI's event loop never waits on the GIL.
+
+Decoding a compressed mammogram and resizing it hold Python's GIL for tens to
+hundreds of milliseconds; run in a thread of the GUI process, they stalled
+the event loop for as long (a 268 ms gap while the four-view study was
+analysed). Helper processes (spawned, one ONNX session each, kept warm
+between analyses) run :meth:`Analyser.analyse_one`; the calling thread only
+waits, which releases the GIL. Two helpers also analyse two images at once.
+
+When helpers cannot start, :func:`analyse_in_processes` analyses in the
+calling thread instead (:func:`~medvision_app.inference.analysis.analyse`).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+from medvision_app.events import CancelToken
+from medvision_app.inference.analysis import ImageAnalysed, ImageResult, analyse
+
+log = logging.getLogger(__name__)
+PROCESSES = 2
+IN_FLIGHT = 2 * PROCESSES  # enough to keep the helpers busy, few enough that Cancel stops soon
+
+_lock = threading.Lock()
+_pool: Optional[ProcessPoolExecutor] = None
+_broken = False
+
+# in a helper: (model path, its mtime) -> Analyser
+_analysers: dict = {}
+
+
+def _executor() -> Optional[ProcessPoolExecutor]:
+    global _pool, _broken
+    with _lock:
+        if _pool is None and not _broken:
+            try:
+                # spawn, not fork: forking a process that runs Qt threads is unsafe.
+                _pool = ProcessPoolExecutor(PROCESSES, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_init_helper, initargs=(os.getpid(),))
+            except (OSError, ValueError) as exc:
+                log.warning("analysing in threads: helper processes unavailable (%s)", exc)
+                _broken = True
+        return _pool
+
+
+def warm_up() -> None:
+    """Start the helpers now (about a second each), so the first analysis does not wait for them."""
+    pool = _executor()
+    if pool is not None:
+        for _ in range(PROCESSES):
+            pool.submit(_ping)
+
+
+def shutdown() -> None:
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _ping() -> bool:
+    return True
+
+
+def _init_helper(parent_pid: int) -> None:
+    # A helper outlives a parent that was killed; it leaves when the parent is gone.
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int, interval: float = 1.0) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(interval)
+    os._exit(0)
+
+
+def _child_analyse(model_path: str, path: str, research_override: bool, provenance: str,
+                   database: Optional[str]) -> ImageResult:
+    from medvision_app.inference.analysis import Analyser
+    from medvision_app.inference.model import load_model
+    from medvision_app.inference.results_store import ResultsStore
+
+    key = (model_path, os.stat(model_path).st_mtime_ns, database)
+    analyser = _analysers.get(key)
+    if analyser is None:
+        _analysers.clear()
+        # One intra-op thread per helper: the helpers already use the cores side by side.
+        model = load_model(model_path, threads=1)
+        analyser = Analyser(model, store=ResultsStore(database) if database else None)
+        _analysers[key] = analyser
+    analyser.provenance, analyser.research_override = provenance, research_override
+    return analyser.analyse_one(path)
+
+
+def analyse_in_processes(
+    paths: Sequence[str | Path],
+    model_path: str | Path,
+    *,
+    research_override: bool = False,
+    use_store: bool = True,
+    provenance: Optional[str] = None,
+    cancel: Optional[CancelToken] = None,
+) -> Iterator[ImageAnalysed]:
+    """Like :func:`~medvision_app.inference.analysis.analyse` (same events, same return), in helper processes.
+
+    Raises ``ModelError`` (before any image) when the model is refused.
+    """
+    from medvision_app.inference.model import verify_model
+    from medvision_app.inference.provenance_view import model_provenance
+    from medvision_app.utils.paths import database_path
+
+    pool = _executor()
+    if pool is None:
+        return (yield from analyse(paths, model_path, research_override=research_override, use_store=use_store,
+                                   provenance=provenance, cancel=cancel))
+    verify_model(model_path)  # a refused model fails here, in the caller, with its reason
+    provenance = provenance or model_provenance(model_path)
+    database = str(database_path()) if use_store else None
+    model_path = str(Path(model_path).resolve())
+    paths = [str(p) for p in paths]
+    results: list[ImageResult] = []
+    pending: deque = deque()
+    submitted = 0
+    try:
+        while len(results) < len(paths):
+            while submitted < len(paths) and len(pending) < IN_FLIGHT:
+                pending.append(pool.submit(_child_analyse, model_path, paths[submitted], research_override,
+                                           provenance, database))
+                submitted += 1
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            try:
+                result = pending.popleft().result()
+            except BrokenProcessPool:
+                # The image in front crashed its helper (or one beside it did): it is reported failed,
+                # the others are submitted again to fresh helpers.
+                _discard(pool)
+                result = ImageResult(path=paths[len(results)], status="failed",
+                                     reason="the analysis helper stopped unexpectedly on this image",
+                                     provenance=provenance)
+                for future in pending:
+                    future.cancel()
+                pending.clear()
+                submitted = len(results) + 1
+                pool = _executor()
+                if pool is None:
+                    results.append(result)
+                    yield ImageAnalysed(len(results), len(paths), result)
+                    break
+            results.append(result)
+            yield ImageAnalysed(len(results), len(paths), result)
+    finally:
+        for future in pending:
+            future.cancel()
+    if len(results) < len(paths):  # helpers could not be restarted: finish in this thread
+        rest = yield from analyse(paths[len(results):], model_path, research_override=research_override,
+                                  use_store=use_store, provenance=provenance, cancel=cancel)
+        results.extend(rest)
+    return results
+
+
+def _discard(pool: ProcessPoolExecutor) -> None:
+    global _pool
+    with _lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
