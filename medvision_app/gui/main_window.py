@@ -458,8 +458,10 @@ class MainWindow(QMainWindow):
         self.docks["preprocessing"].raise_()
         self.resizeDocks([self.docks["browser"], self.docks["histogram"]], list(dock_widths(self.width())),
                          Qt.Orientation.Horizontal)
+        # The histogram gets what it needs and no more; the preview panels below need the height.
         height = self.centralWidget().height()
-        self.resizeDocks([self.docks["histogram"], self.docks["preprocessing"]], [int(height * 0.3), int(height * 0.7)],
+        histogram = min(int(height * 0.3), self.histogram.minimumSizeHint().height() + 30)
+        self.resizeDocks([self.docks["histogram"], self.docks["preprocessing"]], [histogram, height - histogram],
                          Qt.Orientation.Vertical)
 
     def recent(self) -> list[str]:

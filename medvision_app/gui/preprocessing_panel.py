@@ -40,7 +40,7 @@ from medvision_app.utils.config_io import ConfigError, load_config, save_config
 DRAG_SIDE = 512
 FULL_SIDE = 2048
 STEP_LIST_HEIGHT = 84  # about four steps; the buttons beside it are as tall
-VIEW_MIN_HEIGHT = 260  # before | after below this are thumbnails, not previews
+VIEW_MIN_HEIGHT = 230  # before | after below this are thumbnails, not previews
 
 
 @dataclass(frozen=True)
