@@ -93,13 +93,15 @@ class Reinforce:
     entropy_weight: float = 1e-4
     baseline_decay: float = 0.99
     baseline: float = 0.0
+    last_entropy: float = 0.0  # of the last sampled architecture, for the reward curve
 
     def step(self, controller: Controller, optimizer: torch.optim.Optimizer, reward_of: Callable[[Arc], float]) -> tuple[Arc, float]:
         """Sample, score with ``reward_of`` (a validation minibatch accuracy), update; return arc and reward."""
         controller.train()
         with cpu_threads(1):  # tiny LSTM steps: one thread beats several
             arc, log_prob, entropy = controller()
-        reward = float(reward_of(arc)) + self.entropy_weight * float(entropy.detach())
+        self.last_entropy = float(entropy.detach())
+        reward = float(reward_of(arc)) + self.entropy_weight * self.last_entropy
         self.baseline -= (1 - self.baseline_decay) * (self.baseline - reward)
         loss = -log_prob * (reward - self.baseline)
         with cpu_threads(1):  # tiny LSTM steps: one thread beats several

@@ -64,6 +64,9 @@ class EnasEpochFinished(Event):
     mean_reward: float
     sampled_arc: str
     seconds: float
+    # added with issue 15 (the controller's reward curve); defaults keep older readers working
+    baseline: float = 0.0
+    entropy: float = 0.0
 
 
 @dataclass(frozen=True)

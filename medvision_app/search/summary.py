@@ -33,6 +33,29 @@ def search_tree(records: Sequence[dict]) -> dict[int, list[dict]]:
     return tree
 
 
+def reward_curve(state: dict) -> Optional[list[dict]]:
+    """ENAS: per shared epoch, the controller's mean reward, its baseline and its sampling entropy."""
+    epochs = state.get("epochs")
+    if not isinstance(epochs, list):
+        return None
+    return [{k: e.get(k) for k in ("epoch", "mean_reward", "baseline", "entropy", "shared_accuracy")} for e in epochs]
+
+
+def inheritance_figures(records: Sequence[dict]) -> Optional[dict]:
+    """BbNAS: how many children inherited, kept their parent's function, were discarded or halted."""
+    children = [r for r in records if r.get("parent_id")]
+    if not any("inherited" in r for r in children):
+        return None
+    return {
+        "children": len(children),
+        "inherited": sum(1 for r in children if (r.get("inherited") or 0) > 0),
+        "function_preserved": sum(1 for r in children if r.get("preserved")),
+        "discarded": sum(1 for r in children if r.get("discarded")),
+        "halted": sum(1 for r in children if r.get("halted")),
+        "child_epochs": sum(int(r.get("epochs") or 0) for r in children),
+    }
+
+
 def build_summary(state: dict, final: Optional[dict]) -> dict:
     records = [state["candidates"][c] for c in state.get("finished", [])]
     rid = state.get("result_id")
@@ -45,6 +68,8 @@ def build_summary(state: dict, final: Optional[dict]) -> dict:
         "result": state["candidates"].get(rid) if rid else state.get("result"),
         "final": final,
         "enas_epochs": state.get("epochs") if isinstance(state.get("epochs"), list) else None,
+        "controller_reward_curve": reward_curve(state),
+        "inheritance": inheritance_figures(records),
         "tree": search_tree(records),
         "pareto_front": [{k: r[k] for k in ("id", "genotype", "params", "val_accuracy")} for r in pareto_front(records)],
     }
@@ -63,6 +88,11 @@ def render_markdown(summary: dict) -> str:
         auc = final.get("auc")
         lines.append(f"Retrained: test accuracy {final['accuracy']:.4f}"
                      + (f", AUC {auc:.4f}" if isinstance(auc, float) else "") + f", run folder `{final.get('run_dir')}`.")
+    curve = summary.get("controller_reward_curve")
+    if curve:
+        lines += ["", "## Controller reward curve", "", "| epoch | mean reward | baseline | entropy |", "|---|---|---|---|"]
+        lines += [f"| {c['epoch']} | {c['mean_reward'] or 0:.4f} | {c['baseline'] or 0:.4f} | {c['entropy'] or 0:.2f} |"
+                  for c in curve]
     if summary["tree"]:
         lines += ["", "## Search tree (iteration x model)", "", "| model | parent | transformation | val acc | params |",
                   "|---|---|---|---|---|"]
