@@ -180,3 +180,26 @@ def test_outside_intended_use_gives_no_class(tmp_path):
     if not getattr(facts.card, "modalities", None):
         pytest.skip("the shipped card names no modality yet")
     assert facts.images[0].status == "outside intended use" and facts.images[0].predicted is None
+
+
+def test_deidentified_header_keeps_no_marker_anywhere(tmp_path):
+    from medvision_app.reports.deid import burned_in_warning, deidentify_dataset
+
+    ds = pydicom.dcmread(_marker_dicom(tmp_path))
+    out = deidentify_dataset(ds)
+    values = []
+    out.walk(lambda _ds, element: values.append(str(element.value)))
+    values += [str(e.value) for e in out.file_meta]
+    joined = " | ".join(values)
+    for marker in _strings():
+        if marker == "QZXFILE41":
+            continue  # the file name is not in the header
+        assert marker not in joined, f"{marker!r} is still in the de-identified header"
+    assert out.PatientIdentityRemoved == "YES" and "DICOGNITO" in str(out.DeidentificationMethod)
+    assert not any(e.tag.is_private for e in out.iterall())
+    assert not any(e.VR in ("DA", "DT", "TM") for e in out.iterall())
+    assert out.Modality == "US" and out.Laterality == "L"  # what the report may print survives
+    assert ds.PatientName == MARKERS["PatientName"]  # the input is not modified
+    assert "ultrasound" in burned_in_warning(out)
+    ds.Modality = "MG"
+    assert burned_in_warning(ds) is None

@@ -100,7 +100,9 @@ def burned_in_warning(ds: Optional[Dataset], metadata: Optional[ImageMetadata] =
         return "the file states BurnedInAnnotation = YES: text in the pixels may identify the patient"
     modality = (getattr(ds, "Modality", None) if ds is not None else None) or getattr(metadata, "modality", None)
     modality = str(modality or "").strip().upper()
-    if modality in BURNED_IN_MODALITIES and flag != "NO":
+    # warned about even when the file says NO: the flag is set by the device, and ultrasound and
+    # secondary-capture devices are the ones whose text lands in the pixels
+    if modality in BURNED_IN_MODALITIES:
         return (f"{BURNED_IN_MODALITIES[modality]} ({modality}) images commonly carry burned-in text "
                 "that may identify the patient")
     return None
