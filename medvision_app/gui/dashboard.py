@@ -8,6 +8,7 @@ matplotlib code as the evaluation report; the widget only wires them up.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Optional
@@ -71,6 +72,9 @@ class EvaluationDashboard(QWidget):
         self.analysis: Optional[RunAnalysis] = None
         self.others: list[RunResults] = []
         self._cache = Path(tempfile.mkdtemp(prefix="medvision-samples-"))
+        self._thumbs: dict[str, Optional[np.ndarray]] = {}
+        cache = str(self._cache)
+        self.destroyed.connect(lambda *_: shutil.rmtree(cache, ignore_errors=True))
         self.setWindowTitle(f"Evaluation: {self.folder.name}")
         self._build()
         self._start()
@@ -211,6 +215,12 @@ class EvaluationDashboard(QWidget):
 
     # -- mistakes -----------------------------------------------------------------------------
     def _sample_image(self, record: dict) -> Optional[np.ndarray]:
+        # thumbnails are kept: the slider rebuilds the gallery on every step, files are opened once
+        if record["id"] not in self._thumbs:
+            self._thumbs[record["id"]] = self._load_thumbnail(record)
+        return self._thumbs[record["id"]]
+
+    def _load_thumbnail(self, record: dict) -> Optional[np.ndarray]:
         from medvision_app.evaluation.samples import sample_source
 
         source = sample_source(self.run.config, record["id"])
