@@ -253,3 +253,12 @@ class _Data:
 
     def __len__(self):
         return 2
+
+
+def test_export_of_a_damaged_checkpoint_is_one_error_line(run_copy, monkeypatch, capsys):
+    monkeypatch.setattr(cli_main, "COMMAND_MODULES", ["medvision_app.cli.model_cmds"])
+    best = run_copy / "checkpoints" / "best.pt"
+    best.write_bytes(os.urandom(2048))
+    assert cli_main.main(["export", str(run_copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {best}: damaged or not a checkpoint") and err.count("\n") == 1

@@ -36,7 +36,6 @@ class ExportResult:
 
 def load_run(run_dir: str | Path, checkpoint: str = "best"):
     """Rebuild a run's network with its trained weights; returns ``(net, TrainConfig)`` (net in eval mode)."""
-    import torch
 
     from medvision_app.networks import build_model
     from medvision_app.training.config import TrainConfig
@@ -54,10 +53,15 @@ def load_run(run_dir: str | Path, checkpoint: str = "best"):
     encoding = config.run.metadata_encoding
     net = build_model(config.model, len(config.run.classes),
                       metadata_features=encoding.n_features if encoding is not None else 0)
+    from medvision_app.training.checkpoints import CheckpointError, read_checkpoint
+
     try:
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        net.load_state_dict(state["model"] if "model" in state else state)
-    except (RuntimeError, KeyError, TypeError, EOFError, OSError) as exc:
+        state = read_checkpoint(ckpt)  # weights_only; any damage is a CheckpointError naming the file
+    except CheckpointError as exc:
+        raise ModelError(ckpt, str(exc).removeprefix(f"{ckpt}: ")) from None
+    try:
+        net.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, TypeError) as exc:
         raise ModelError(ckpt, f"checkpoint does not fit the run's network: {str(exc).splitlines()[0]}") from None
     return net.eval(), config
 
