@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from medvision_app.errors import UserError
-from medvision_app.utils.atomic import atomic_write_bytes, atomic_write_text
+from medvision_app.utils.atomic import atomic_write_text
 
 OPERATING_POINT = "operating_point.json"
 
@@ -30,26 +30,13 @@ def card_supports_threshold() -> bool:
 
 
 def write_threshold_into_model(model_path: Path, threshold: float) -> Path:
-    """Rewrite ``model_path``'s embedded card (and the JSON beside it) with ``threshold``."""
-    import onnx
+    """Rewrite ``model_path``'s embedded card (and the JSON beside it) with ``threshold``.
 
-    from medvision_app.inference.card import CARD_HASH_KEY, CARD_KEY, ModelCard
-    from medvision_app.inference.hashing import canonical_bytes, text_sha256
-    from medvision_app.inference.model import card_path_for, verify_bytes, verify_model
+    A signed model's signature covers the card, so the rewritten model needs signing again.
+    """
+    from medvision_app.inference.card_update import update_card
 
-    verified = verify_model(model_path)
-    card = dataclasses.replace(verified.card, threshold=float(threshold))
-    text = card.to_json()
-    ModelCard.from_json(text)  # refuses a card the loader would refuse
-    model = onnx.load_model_from_string(verified.data)
-    del model.metadata_props[:]
-    for key, value in ((CARD_KEY, text), (CARD_HASH_KEY, text_sha256(text))):
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    data = canonical_bytes(model)
-    verify_bytes(model_path, data, side_card=False)
-    atomic_write_text(card_path_for(model_path), text)
-    atomic_write_bytes(model_path, data)
+    update_card(model_path, threshold=float(threshold))
     return model_path
 
 

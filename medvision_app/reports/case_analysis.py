@@ -99,18 +99,15 @@ def patient_rows(metadata: ImageMetadata, header) -> list[tuple[str, str]]:
 
 
 def provenance_of(model_path: Path) -> str:
-    """The registry's provenance of a model file ("shipped" | "signed" | "unverified"), when it is registered."""
+    """"shipped", "signed" or "unverified", as the registry would assess the file, with its detail."""
     try:
-        from medvision_app.inference.registry import ModelRegistry
+        from medvision_app.inference.model import verify_model
+        from medvision_app.inference.provenance import assess
 
-        target = model_path.resolve()
-        for entry in ModelRegistry().list():
-            if Path(entry.path).resolve() == target:
-                value = getattr(entry, "provenance", None)
-                return str(value) if value else ("shipped" if entry.location == "shipped" else "unverified")
-    except Exception:  # a broken registry folder must not stop a report; the model itself was verified
+        verdict = assess(verify_model(model_path))
+    except Exception:  # the model itself was verified on loading; an unreadable provenance is "unverified"
         return "unverified"
-    return "unverified (not in the model registry)"
+    return f"{verdict.state} ({verdict.detail})" if verdict.detail else verdict.state
 
 
 def _intended_use(card, metadata: ImageMetadata) -> tuple[bool, str]:
