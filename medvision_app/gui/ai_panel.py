@@ -233,6 +233,10 @@ class AiPanel(QWidget):
         self._refresh_views()
         self._set_running(False)
         self._lookup_cached()
+        if entry is not None:
+            from medvision_app.inference.analysis_pool import prepare_model
+
+            start_worker(prepare_model, entry.path, owner=self)  # the helpers load it before the first click
 
     # -- analysing ---------------------------------------------------------------------------
     def current_paths(self) -> list[Path]:
@@ -458,7 +462,7 @@ class AiPanel(QWidget):
 
     def _render_preview(self, result) -> None:
         """The selected result's image with its heatmap, drawn small in a worker (latest request wins)."""
-        from medvision_app.inference.analysis import preview_rgb
+        from medvision_app.inference.analysis_pool import preview_in_helper
 
         self._preview_generation += 1
         generation = self._preview_generation
@@ -472,7 +476,7 @@ class AiPanel(QWidget):
             if generation == self._preview_generation:
                 self.preview.setPixmap(QPixmap.fromImage(to_qimage(rgb)))
 
-        start_worker(preview_rgb, result, on_returned=show, on_errored=lambda _exc: self.preview.clear(), owner=self)
+        start_worker(preview_in_helper, result, on_returned=show, on_errored=lambda _exc: self.preview.clear(), owner=self)
 
     # -- first run ---------------------------------------------------------------------------
     def show_sample_predictions(self) -> None:

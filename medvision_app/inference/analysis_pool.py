@@ -84,8 +84,7 @@ def _exit_with_parent(parent_pid: int, interval: float = 1.0) -> None:
     os._exit(0)
 
 
-def _child_analyse(model_path: str, path: str, research_override: bool, provenance: str,
-                   database: Optional[str]) -> ImageResult:
+def _child_analyser(model_path: str, database: Optional[str]):
     from medvision_app.inference.analysis import Analyser
     from medvision_app.inference.model import load_model
     from medvision_app.inference.results_store import ResultsStore
@@ -98,8 +97,53 @@ def _child_analyse(model_path: str, path: str, research_override: bool, provenan
         model = load_model(model_path, threads=1)
         analyser = Analyser(model, store=ResultsStore(database) if database else None)
         _analysers[key] = analyser
+    return analyser
+
+
+def _child_prepare(model_path: str, database: Optional[str]) -> bool:
+    _child_analyser(model_path, database)
+    time.sleep(0.3)  # hold this helper a moment so the next prepare lands on the other one
+    return True
+
+
+def _child_analyse(model_path: str, path: str, research_override: bool, provenance: str,
+                   database: Optional[str]) -> ImageResult:
+    analyser = _child_analyser(model_path, database)
     analyser.provenance, analyser.research_override = provenance, research_override
     return analyser.analyse_one(path)
+
+
+def prepare_model(model_path: str | Path, *, use_store: bool = True) -> None:
+    """Load (verify, open a session on) the model in every helper now, so the first click only analyses."""
+    from medvision_app.utils.paths import database_path
+
+    pool = _executor()
+    if pool is None:
+        return
+    database = str(database_path()) if use_store else None
+    path = str(Path(model_path).resolve())
+    try:
+        futures = [pool.submit(_child_prepare, path, database) for _ in range(PROCESSES)]
+        for future in futures:
+            future.result()
+    except BrokenProcessPool:
+        _discard(pool)
+    except Exception as exc:  # noqa: BLE001 - a refused model is reported when it is used, with its reason
+        log.debug("could not prepare %s in the helpers: %s", path, exc)
+
+
+def preview_in_helper(result: ImageResult, side: int = 240):
+    """:func:`~medvision_app.inference.analysis.preview_rgb` in a helper (it decodes the image again)."""
+    from medvision_app.inference.analysis import preview_rgb
+
+    pool = _executor()
+    if pool is None:
+        return preview_rgb(result, side)
+    try:
+        return pool.submit(preview_rgb, result, side).result()
+    except BrokenProcessPool:
+        _discard(pool)
+        return preview_rgb(result, side)
 
 
 def analyse_in_processes(
@@ -134,8 +178,12 @@ def analyse_in_processes(
     try:
         while len(results) < len(paths):
             while submitted < len(paths) and len(pending) < IN_FLIGHT:
-                pending.append(pool.submit(_child_analyse, model_path, paths[submitted], research_override,
-                                           provenance, database))
+                try:
+                    future = pool.submit(_child_analyse, model_path, paths[submitted], research_override,
+                                         provenance, database)
+                except BrokenProcessPool:  # a helper died between two images: the result() below reports it
+                    future = _failed_future()
+                pending.append(future)
                 submitted += 1
             if cancel is not None:
                 cancel.raise_if_cancelled()
@@ -167,6 +215,14 @@ def analyse_in_processes(
                                   use_store=use_store, provenance=provenance, cancel=cancel)
         results.extend(rest)
     return results
+
+
+def _failed_future():
+    from concurrent.futures import Future
+
+    future: Future = Future()
+    future.set_exception(BrokenProcessPool("the helper processes stopped"))
+    return future
 
 
 def _discard(pool: ProcessPoolExecutor) -> None:
