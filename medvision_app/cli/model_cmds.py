@@ -94,6 +94,8 @@ def cmd_export(args) -> int:
 def _format_text(pred) -> str:
     width = max(len(c) for c in pred.probabilities)
     lines = [f"{pred.source}: {pred.predicted} ({pred.confidence:.1%})  [{pred.model}, {pred.provider}]"]
+    if pred.research_override:
+        lines.append(f"  OUTSIDE INTENDED USE (research override): {pred.reason}")
     for name, p in pred.probabilities.items():
         lines.append(f"  {name:<{width}}  {p:.4f}")
     return "\n".join(lines)
