@@ -40,7 +40,7 @@ def test_dashboard_table_and_confusion_match_sklearn(dashboard):
     assert titles[:3] == ["Confusion && metrics", "ROC && PR", "Calibration"] and "Compare runs" in titles
 
 
-def test_slider_updates_rates_and_mistakes_live(dashboard, tmp_path):
+def test_slider_updates_rates_and_mistakes_live(dashboard, tmp_path, qtbot):
     y, p = fixed_predictions()
     dashboard.operating.set_threshold(0.3)
     pred = np.where(p[:, 0] >= 0.3, 0, 1)
@@ -49,6 +49,10 @@ def test_slider_updates_rates_and_mistakes_live(dashboard, tmp_path):
     assert f"sensitivity {sens:.3f}" in dashboard.operating.rates.text()
     assert f"specificity {spec:.3f}" in dashboard.operating.rates.text()
     assert dashboard.gallery.list.count() == int((pred != y).sum())
+    # once the slider rests, the per-class table follows the threshold too
+    qtbot.waitUntil(lambda: "threshold 0.30" in dashboard.table_caption.text(), timeout=60_000)
+    assert dashboard.table.item(0, 1).text().startswith(f"{sens:.3f} (")
+    assert dashboard.table.item(0, 2).text().startswith(f"{spec:.3f} (")
     first = dashboard.gallery.list.item(0).data(0x0100)
     wrong = np.flatnonzero(pred != y)
     assert first["confidence"] == pytest.approx(p[wrong, pred[wrong]].max(), abs=1e-6)

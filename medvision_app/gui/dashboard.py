@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -73,6 +73,10 @@ class EvaluationDashboard(QWidget):
         self.others: list[RunResults] = []
         self._cache = Path(tempfile.mkdtemp(prefix="medvision-samples-"))
         self._thumbs: dict[str, Optional[np.ndarray]] = {}
+        self._table_timer = QTimer(self)
+        self._table_timer.setSingleShot(True)
+        self._table_timer.setInterval(400)
+        self._table_timer.timeout.connect(self._refresh_table)
         cache = str(self._cache)
         self.destroyed.connect(lambda *_: shutil.rmtree(cache, ignore_errors=True))
         self.setWindowTitle(f"Evaluation: {self.folder.name}")
@@ -103,8 +107,8 @@ class EvaluationDashboard(QWidget):
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
-        lower_layout.addWidget(QLabel("Per-class metrics of the most probable class, with 95 % bootstrap intervals "
-                                      "(the operating point above changes the confusion matrix and its rates)"))
+        self.table_caption = QLabel("Per-class metrics of the most probable class, with 95 % bootstrap intervals")
+        lower_layout.addWidget(self.table_caption)
         lower_layout.addWidget(self.table)
         summary.addWidget(lower)
         summary.setSizes([560, 220])
@@ -205,6 +209,24 @@ class EvaluationDashboard(QWidget):
         self._draw_confusion(point.confusion, f" at threshold {threshold:.2f}")
         if self.analysis is not None:
             self.gallery.set_samples(misclassified(self.run, threshold=threshold, positive=0), self._sample_image)
+            self._table_timer.start()
+
+    def _refresh_table(self) -> None:
+        """The per-class table at the slider's threshold, once the slider rests (the bootstrap takes a second)."""
+        from medvision_app.evaluation.intervals import per_class_table
+        from medvision_app.evaluation.operating_point import predict_at
+
+        threshold = self.operating.threshold
+        pred = predict_at(self.run.probs, threshold, 0)
+
+        def shown(table: dict) -> None:
+            if abs(threshold - self.operating.threshold) < 1e-9:  # a later threshold wins
+                self.table.set_table(table, self.run.classes)
+                self.table_caption.setText(f"Per-class metrics at threshold {threshold:.2f} on "
+                                           f"{self.run.classes[0]}, with 95 % bootstrap intervals")
+
+        start_worker(per_class_table, self.run.y_true, self.run.probs, self.run.classes, pred=pred,
+                     n_resamples=self.n_resamples, on_returned=shown, owner=self)
 
     def _save_threshold(self, threshold: float) -> None:
         try:
