@@ -11,8 +11,17 @@ seconds each, default 3600) and SE-BbNAS and ENAS on BreastMNIST
 (``MEDVISION_BENCH_SEARCH_BREAST_BUDGET``, default 1800), each from its
 example config, then the resume measurement. ``MEDVISION_BENCH_SEARCH_ONLY``
 (comma-separated names: ``bbnas-mnist``, ``se-bbnas-mnist``,
-``se-bbnas-breast``, ``enas-breast``, ``enas-breast-long``, ``resume``) picks a subset, and ``MEDVISION_BENCH_SEARCH_THREADS`` caps
+``se-bbnas-breast``, ``enas-breast``, ``enas-breast-long``, ``resume``,
+``inheritance``, ``executors``) picks a subset, and ``MEDVISION_BENCH_SEARCH_THREADS`` caps
 PyTorch's CPU threads, so that two searches can share the two cores.
+
+``inheritance`` runs the same BbNAS search on an MNIST subset twice, children
+from scratch (the paper) and inheriting, each for
+``MEDVISION_BENCH_SEARCH_INHERIT_BUDGET`` seconds (smoke 150, full 1800),
+and reports candidates trained per hour. ``executors`` runs one small search
+(two workers, fixed work) on the process pool and on a local Ray instance
+and reports both wall times, start-up included (the issue's goal: Ray at
+most 1.1x).
 """
 
 from __future__ import annotations
@@ -148,6 +157,69 @@ def _resume(out: Path, train_limit: int) -> dict:
     }
 
 
+def _bbnas_only(cfg, folder: Path, executor=None) -> dict:
+    """The search loop alone (no final retraining): what it trained, and in how long."""
+    from medvision_app.search.bbnas import new_state, run_bbnas
+    from medvision_app.search.runner import _load
+    from medvision_app.search.summary import inheritance_figures
+
+    data = _load(cfg)
+    started = time.perf_counter()
+    state = run_bbnas(cfg, folder, data, new_state(cfg, data.n_classes), executor=executor)
+    wall = time.perf_counter() - started
+    recs = [state["candidates"][c] for c in state["finished"]]
+    best = max((r["val_accuracy"] for r in recs), default=None)
+    return {"wall_s": round(wall, 1), "search_s": round(state["elapsed"], 1), "stop_reason": state["stop_reason"],
+            "candidates": len(recs), "candidates_per_hour": round(len(recs) / max(1e-9, state["elapsed"]) * 3600, 1),
+            "children": sum(1 for r in recs if r["parent_id"]), "iterations": state["iteration"],
+            "epochs_trained": sum(int(r["epochs"] or 0) for r in recs), "best_val_accuracy": best,
+            "returned_val_accuracy": state["candidates"][state["result_id"]]["val_accuracy"] if state["result_id"] else None,
+            "inheritance": inheritance_figures(recs)}
+
+
+def _inheritance(out: Path, budget: float, train_limit: int) -> dict:
+    """Candidates trained per hour by the same search, children from scratch and inheriting."""
+    results = {}
+    for label, inherit in (("from_scratch", False), ("inheriting", True)):
+        print(f"   {label}", flush=True)
+        cfg = _config("search_bbnas_mnist", {"train_limit": train_limit, "val_limit": max(200, train_limit // 5),
+                                             "inherit": inherit}, budget)
+        results[label] = _bbnas_only(cfg, out / f"inherit-{label}")
+    a, b = results["from_scratch"]["candidates_per_hour"], results["inheriting"]["candidates_per_hour"]
+    results["candidates_per_hour_ratio"] = round(b / a, 2) if a else None
+    results["settings"] = {"config": "search_bbnas_mnist", "budget_s": budget, "train_limit": train_limit}
+    return results
+
+
+def _executors(out: Path) -> dict:
+    """Wall time of one small search (fixed work: no inheritance, one epoch per child) per executor."""
+    from medvision_app.search.executor import make_executor
+    from medvision_app.search.runner import _load
+
+    results = {}
+    overrides = {"train_limit": 600, "val_limit": 200, "children_per_iteration": 4, "max_iterations": 2,
+                 "candidate.max_epochs": 1, "inherit": False, "workers": 2}
+    for name in ("process", "ray"):
+        print(f"   {name}", flush=True)
+        cfg = _config("search_bbnas_mnist", {**overrides, "executor": name}, 0)
+        data = _load(cfg)
+        started = time.perf_counter()
+        executor = make_executor(data, cfg.workers, name=name, ray=cfg.ray)
+        startup = time.perf_counter() - started
+        try:
+            figures = _bbnas_only(cfg, out / f"executor-{name}", executor=executor)
+        finally:
+            executor.close()
+        figures["startup_s"] = round(startup, 1)
+        figures["wall_with_startup_s"] = round(time.perf_counter() - started, 1)
+        results[name] = figures
+    results["ray_over_process_wall"] = round(results["ray"]["wall_with_startup_s"]
+                                             / results["process"]["wall_with_startup_s"], 2)
+    results["goal"] = "ray at most 1.1x the process pool's wall time"
+    results["settings"] = overrides
+    return results
+
+
 def _threads() -> int:
     import torch
 
@@ -183,6 +255,13 @@ def run() -> dict:
             continue
         print(f"-- {key} ({budget:.0f} s budget)", flush=True)
         results[key] = _search(key, name, overrides, budget, out)
+    if not only or "inheritance" in only:
+        budget = float(os.environ.get("MEDVISION_BENCH_SEARCH_INHERIT_BUDGET", 1800 if mode == "full" else 150))
+        print(f"-- inheritance ({budget:.0f} s per search)", flush=True)
+        results["inheritance"] = _inheritance(out, budget, 3000 if mode == "full" else 1000)
+    if not only or "executors" in only:
+        print("-- executors", flush=True)
+        results["executors"] = _executors(out)
     if not only or "resume" in only:
         print("-- resume after SIGKILL", flush=True)
         results["resume"] = _resume(out, resume_limit)

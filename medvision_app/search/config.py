@@ -64,26 +64,27 @@ class EnasSettings:
     the majority class (BreastMNIST is 73 % one class).
     """
 
-    channels: int = 20  # the supernet's cell width
-    layers_per_stage: int = 2  # normal cells between reductions in the supernet
-    nodes: int = 5
-    lstm_size: int = 64
-    controller_lr: float = 0.0035
-    tanh_constant: float = 1.10
-    op_tanh_reduce: float = 2.5
+    channels: int = option(20, help="The supernet's cell width.", range=(1, None), unit="channels")
+    layers_per_stage: int = option(2, help="Normal cells between reductions in the supernet.", range=(1, None))
+    nodes: int = option(5, help="Nodes per cell.", range=(1, None))
+    lstm_size: int = option(64, help="Width of the controller's LSTM.", range=(1, None))
+    controller_lr: float = option(0.0035, help="Controller's Adam learning rate.", range=(1e-12, 10.0))
+    tanh_constant: float = option(1.10, help="Scale of the controller's tanh-squashed logits.", range=(0.0, None))
+    op_tanh_reduce: float = option(2.5, help="Operation logits use tanh_constant divided by this.", range=(1e-6, None))
     entropy_weight: float = option(1e-4, help="Controller's entropy bonus added to the reward.", range=(0.0, 10.0))
-    baseline_decay: float = 0.99
-    controller_steps: int = 30  # controller updates after each child epoch
-    child_lr_max: float = 0.05
-    child_lr_min: float = 0.0005
-    child_momentum: float = 0.9
-    child_weight_decay: float = 1e-4
-    batch_size: int = 64
-    epochs: int = 10
-    derive_samples: int = 10  # architectures sampled at the end, the best on validation wins
-    final_channels: int = 24
-    final_shapes: list[str] = field(default_factory=lambda: ["enas-7", "enas-17"])
-    final_epochs: int = 20
+    baseline_decay: float = option(0.99, help="Decay of the reward's moving-average baseline.", range=(0.0, 1.0))
+    controller_steps: int = option(30, help="Controller updates after each shared epoch.", range=(0, None))
+    child_lr_max: float = option(0.05, help="Shared weights' learning rate at the start of the cosine.", range=(1e-12, 10.0))
+    child_lr_min: float = option(0.0005, help="Shared weights' learning rate at the end of the cosine.", range=(0.0, 10.0))
+    child_momentum: float = option(0.9, help="Nesterov momentum of the shared weights.", range=(0.0, 1.0))
+    child_weight_decay: float = option(1e-4, help="L2 penalty of the shared weights.", range=(0.0, 1.0))
+    batch_size: int = option(64, help="Images per shared step.", range=(1, 65_536), unit="images")
+    epochs: int = option(10, help="Shared epochs (each followed by controller_steps updates).", range=(1, None), unit="epochs")
+    derive_samples: int = option(10, help="Architectures sampled at the end; the best on validation wins.", range=(1, None))
+    final_channels: int = option(24, help="Cell width of the retrained networks.", range=(1, None), unit="channels")
+    final_shapes: list[str] = option(help="Shapes retrained from the best cells (enas-7, enas-17).",
+                                     default_factory=lambda: ["enas-7", "enas-17"])
+    final_epochs: int = option(20, help="Epochs of each final retraining.", range=(1, None), unit="epochs")
     balanced_loss: bool = option(True, help="Class-weighted loss for the shared weights (N / (C * N_c)).")
     balanced_reward: bool = option(True, help="Controller reward: balanced accuracy on the validation batch "
                                               "(false: plain accuracy, as the authors).")
