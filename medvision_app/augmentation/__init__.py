@@ -1,6 +1,15 @@
-"""Seeded, serialisable data augmentation for training and for the GUI's preview grid."""
+"""Seeded, serialisable data augmentation for training and for the GUI's preview grid.
 
-from medvision_app.augmentation.augmenter import Augmenter, as_generator, build_augmenter
+The augmenter (and so torch and torchvision, 4 to 8 s to import here) loads
+on first use of a name that needs it: the workstation imports the configs at
+start-up and computes its first preview only when the panel is shown.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from medvision_app.augmentation.config import (
     AugmentationConfig,
     RotationConfig,
@@ -10,7 +19,14 @@ from medvision_app.augmentation.config import (
     ZoomConfig,
     default_preview_config,
 )
-from medvision_app.augmentation.preview import montage, preview
+
+_LAZY = {
+    "Augmenter": "medvision_app.augmentation.augmenter",
+    "as_generator": "medvision_app.augmentation.augmenter",
+    "build_augmenter": "medvision_app.augmentation.augmenter",
+    "montage": "medvision_app.augmentation.preview",
+    "preview": "medvision_app.augmentation.preview",
+}
 
 __all__ = [
     "AugmentationConfig",
@@ -26,3 +42,11 @@ __all__ = [
     "montage",
     "preview",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

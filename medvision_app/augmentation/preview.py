@@ -7,7 +7,6 @@ from typing import Sequence
 
 import numpy as np
 
-from medvision_app.augmentation.augmenter import build_augmenter
 from medvision_app.augmentation.config import AugmentationConfig
 
 __all__ = ["preview", "montage"]
@@ -32,6 +31,8 @@ def preview(image: np.ndarray, config: AugmentationConfig, n: int = 9, seed: int
     """
     if isinstance(n, bool) or int(n) != n or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    from medvision_app.augmentation.augmenter import build_augmenter  # torch: only when variants are drawn
+
     augment = build_augmenter(config)
     gen = np.random.default_rng(seed)
     return [augment(image, gen) for _ in range(int(n))]

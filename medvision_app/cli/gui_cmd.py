@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import sys
 from pathlib import Path
 
 from medvision_app.cli.main import CliError
@@ -27,4 +30,15 @@ def run(args: argparse.Namespace) -> int:
         from medvision_app.gui.app import run as run_gui
     except ImportError as exc:  # PySide6 or pyqtgraph missing from a partial install
         raise CliError(f"the workstation needs PySide6 and pyqtgraph: {exc}") from exc
-    return run_gui(args.paths, sample=args.sample)
+    code = run_gui(args.paths, sample=args.sample)
+    from medvision_app.gui.workers import unfinished_jobs
+
+    if unfinished_jobs():
+        # A job that would not end even when cancelled (its wait is logged):
+        # finalizing the interpreter under it would stop its pool thread dead
+        # and leave Qt's thread pool waiting for it for ever. Leave without.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Optional, Sequence
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
+
+from medvision_app.utils.logfile import install_log_file
 
 log = logging.getLogger(__name__)
 
@@ -25,16 +28,18 @@ def create_app(argv: Optional[Sequence[str]] = None) -> QApplication:
 def run(paths: Sequence[Path] = (), *, sample: bool = False, settings: Optional[QSettings] = None) -> int:
     """Show the main window, open ``paths`` (or the sample study) and run the event loop."""
     from medvision_app.gui import decoder
+    from medvision_app.gui.error_reporting import install_excepthook
     from medvision_app.gui.main_window import MainWindow
     from medvision_app.gui.theme import apply_theme
 
     app = create_app()
+    install_log_file()
     decoder.warm_up()
-    app.aboutToQuit.connect(decoder.shutdown)
     settings = settings or QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "MedVision", "MedVision")
     theme = settings.value("theme", "dark")
     apply_theme(app, theme if theme in ("dark", "light") else "dark")
     window = MainWindow(settings)
+    install_excepthook(window.errors)
     window.show()
     # a run or search folder opens the evaluation dashboard; anything else the viewer
     from medvision_app.evaluation.run_folder import is_run_folder, is_search_folder
@@ -50,7 +55,24 @@ def run(paths: Sequence[Path] = (), *, sample: bool = False, settings: Optional[
     smoke = os.environ.get("MEDVISION_GUI_SMOKE")
     if smoke:
         _leave_when_shown(app, window, int(smoke), opening=bool(paths) or sample)
-    return app.exec()
+    code = app.exec()
+    finish_jobs()
+    return code
+
+
+def finish_jobs(timeout: float = 15.0) -> list[str]:
+    """After the event loop: cancel the jobs, wait for them, then stop the decoder helpers.
+
+    In this order: a job still decoding needs its helper, and a job still
+    running when the interpreter finalizes is stopped dead in its pool thread,
+    which then never reports done and the thread pool's destructor waits for
+    it for ever (smoke runs under load hung that way past 90 s).
+    """
+    from medvision_app.gui import decoder, workers
+
+    left = workers.shutdown(timeout)
+    decoder.shutdown()
+    return left
 
 
 def _leave_when_shown(app: QApplication, window, limit_ms: int, *, opening: bool) -> None:
@@ -71,13 +93,36 @@ def _leave_when_shown(app: QApplication, window, limit_ms: int, *, opening: bool
         if opening:
             window.grid.allShown.disconnect(leave)
             window.browser.scanFailed.disconnect(leave)
+            window.grid.imageShown.disconnect(first_image)
         timer.stop()
+        times["left"] = time.time()
+        times["reason"] = reason
+        _write_smoke_report(times)
         app.exit(0)
+
+    def first_image(_path) -> None:
+        times.setdefault("first_image", time.time())
+
+    times: dict = {}
 
     timer = QTimer(window)
     timer.setSingleShot(True)
     timer.timeout.connect(lambda: leave(reason=f"limit of {limit_ms} ms reached" if opening else "nothing to open"))
     if opening:
+        window.grid.imageShown.connect(first_image)
         window.grid.allShown.connect(leave)
         window.browser.scanFailed.connect(leave)  # the failure is on screen, as a notification
     timer.start(limit_ms if opening else 0)
+
+
+def _write_smoke_report(times: dict) -> None:
+    """``MEDVISION_GUI_SMOKE_REPORT=FILE``: when the first image and the whole study were on screen (epoch seconds).
+
+    The start-up benchmark reads it: the time from launching the command to
+    the first image is the figure a new user feels.
+    """
+    target = os.environ.get("MEDVISION_GUI_SMOKE_REPORT")
+    if target:
+        import json
+
+        Path(target).write_text(json.dumps(times))

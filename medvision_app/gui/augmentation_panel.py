@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -114,7 +114,7 @@ class AugmentationPanel(QWidget):
     def refresh(self) -> None:
         if self.source is None:
             return
-        if not self.isVisible():
+        if not self.on_screen():
             # The first variants import torch (4 to 8 s): not while the panel sits behind a tab at start-up.
             self._stale = True
             return
@@ -122,10 +122,22 @@ class AugmentationPanel(QWidget):
         self.status.setText("Computing variants…")
         self.engine.request(self.seed, preview, self.source, self.config, 9, self.seed)
 
+    def on_screen(self) -> bool:
+        """Whether the user can see the panel: Qt 6 keeps a dock behind another's tab visible, merely covered."""
+        return self.isVisible() and not self.visibleRegion().isEmpty()
+
+    def follow_dock(self, dock) -> None:
+        """Compute what was asked while hidden when ``dock``'s tab is brought to the front."""
+        dock.visibilityChanged.connect(lambda visible: visible and self._refresh_if_stale())
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        self._refresh_if_stale()
+
+    def _refresh_if_stale(self) -> None:
         if self._stale:
-            self.refresh()
+            # after this event: the newly raised tab is laid out and exposed by then
+            QTimer.singleShot(0, self, self.refresh)
 
     def _show_seed(self) -> None:
         self.seed_label.setText(f"Seed {self.seed}")

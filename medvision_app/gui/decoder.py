@@ -14,16 +14,18 @@ decodes in the calling thread instead.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import multiprocessing
 import os
 import threading
 import time
+import weakref
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import resource_tracker, shared_memory
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -34,13 +36,15 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _pool: Optional[ProcessPoolExecutor] = None
 _broken = False
+_closed = False  # after shutdown() until the next warm_up(): decode in threads, start no helper
+_crash_listeners: list = []  # callables returning a listener or None (weak references)
 PROCESSES = 2
 
 
 def _executor() -> Optional[ProcessPoolExecutor]:
     global _pool, _broken
     with _lock:
-        if _pool is None and not _broken:
+        if _pool is None and not _broken and not _closed:
             try:
                 # spawn, not fork: forking a process that runs Qt threads is unsafe.
                 _pool = ProcessPoolExecutor(
@@ -55,13 +59,51 @@ def _executor() -> Optional[ProcessPoolExecutor]:
 
 def warm_up() -> None:
     """Start the helper processes now (they take about a second to import the imaging stack)."""
+    global _closed
+    with _lock:
+        _closed = False
+    # The GUI thread re-renders reduced images with OpenCV; its first use
+    # imported cv2 there (80-130 ms, the longest freeze while a study loaded).
+    threading.Thread(target=_import_display_kernels, name="warm-cv2", daemon=True).start()
     pool = _executor()
     if pool is not None:
         try:
             for _ in range(PROCESSES):
                 pool.submit(_ping)
-        except BrokenProcessPool:
+        except BrokenProcessPool as exc:
+            _report_crash("while starting", exc)
             _discard(pool)
+
+
+def on_helper_crash(callback: Callable[[str], None]) -> None:
+    """Call ``callback(message)`` (from whichever thread saw it) each time a helper process dies.
+
+    A bound method is held weakly, so a window that registers itself does not
+    outlive its close.
+    """
+    ref = weakref.WeakMethod(callback) if inspect.ismethod(callback) else (lambda: callback)
+    with _lock:
+        _crash_listeners.append(ref)
+
+
+def _report_crash(what: str, exc: BaseException) -> None:
+    message = f"A decoder helper process stopped unexpectedly {what}; a fresh one takes its place"
+    log.error("%s (%s)", message, exc)
+    with _lock:
+        listeners = [ref() for ref in _crash_listeners]
+        _crash_listeners[:] = [ref for ref, cb in zip(_crash_listeners, listeners, strict=True) if cb is not None]
+    for callback in listeners:
+        if callback is not None:
+            try:
+                callback(message)
+            except Exception:  # noqa: BLE001 - a listener's failure must not hide the crash from the others
+                log.exception("helper-crash listener failed")
+
+
+def _import_display_kernels() -> None:
+    from medvision_app.imaging import display
+
+    display._cv2()  # noqa: SLF001 - loads the optional OpenCV kernels once
 
 
 def _discard(pool: ProcessPoolExecutor) -> None:
@@ -74,8 +116,14 @@ def _discard(pool: ProcessPoolExecutor) -> None:
 
 
 def shutdown() -> None:
-    global _pool
+    """Stop the helpers; until the next :func:`warm_up`, decode in the calling thread.
+
+    A job that outlived the event loop used to start a fresh helper pool
+    while the interpreter was shutting down.
+    """
+    global _pool, _closed
     with _lock:
+        _closed = True
         if _pool is not None:
             _pool.shutdown(wait=False, cancel_futures=True)
             _pool = None
@@ -172,6 +220,7 @@ def _in_helper(path: Path, func, *args):
             break
         except BrokenProcessPool as exc:
             # Another file may have killed the helper: retry once on a fresh pool.
+            _report_crash(f"while decoding {Path(path).name}", exc)
             _discard(pool)
             if attempt == 1:
                 raise ImageOpenError(path, "the image decoder stopped unexpectedly on this file") from exc

@@ -155,15 +155,11 @@ class ImageViewport(QWidget):
                 self.stateChanged.emit()
                 if (self.window, self.preset, self.invert) != shown_with:
                     self._rerender(full=True)  # the window changed while the frame was decoding
-            next_or_idle()
 
-        def failed(exc: BaseException) -> None:
-            self.failed.emit(exc)
-            next_or_idle()
-
+        # on_finished, not after each outcome: a cancelled preparation must free the slider too
         start_worker(
             prepare_frame, image, index, preset=self.preset, window=None if self.preset else self.window,
-            invert=self.invert, on_returned=done, on_errored=failed, owner=self,
+            invert=self.invert, on_returned=done, on_errored=self.failed.emit, on_finished=next_or_idle, owner=self,
         )
 
     # -- window / level ---------------------------------------------------------------------

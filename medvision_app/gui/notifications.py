@@ -6,13 +6,26 @@ with a one-line message and a Details button for the full reason.
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass
 from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from medvision_app.gui.theme import icon
+
+TRACE_LINES = 6  # details this long (a traceback) go in a scrollable box
 
 
 @dataclass(frozen=True)
@@ -48,9 +61,17 @@ class NotificationCard(QFrame):
         row.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignTop)
         row.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         outer.addLayout(row)
-        self.details = QLabel(notice.details)
-        self.details.setWordWrap(True)
-        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        if notice.details.count("\n") >= TRACE_LINES:
+            # a traceback: fixed pitch, scrollable, selectable to paste into a report
+            self.details = QPlainTextEdit(notice.details)
+            self.details.setReadOnly(True)
+            self.details.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+            self.details.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+            self.details.setFixedHeight(220)
+        else:
+            self.details = QLabel(notice.details)
+            self.details.setWordWrap(True)
+            self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setObjectName("Caption")
         self.details.hide()
         outer.addWidget(self.details)
@@ -121,10 +142,20 @@ class NotificationArea(QWidget):
 
 
 def describe_error(exc: BaseException, path: Optional[object] = None) -> tuple[str, str]:
-    """(one-line message, details) for an exception from a job."""
+    """(one-line message, details) for an exception from a job.
+
+    A :class:`~medvision_app.errors.UserError` (a bad file, a bad setting)
+    says what to fix; anything else is a bug, and its traceback goes under
+    Details so that it can be read and reported.
+    """
+    from medvision_app.errors import UserError
     from medvision_app.imaging.errors import ImageOpenError
 
     if isinstance(exc, ImageOpenError):
         return f"Could not open {exc.path.name}", f"{exc.path}\n{exc.reason}"
     where = f"{path}: " if path else ""
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", f"{where}{exc}"
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    if isinstance(exc, UserError):
+        return first or type(exc).__name__, f"{where}{exc}"
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
+    return f"Unexpected error: {type(exc).__name__}: {first}".rstrip(": "), f"{where}{trace}"

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from medvision_app.events import Cancelled, CancelToken, Progress
+from medvision_app.events import CancelToken, Progress
 from medvision_app.gui.decoder import load_thumbnail
 from medvision_app.gui.theme import icon, set_icon, theme_signals
 from medvision_app.gui.workers import start_worker
@@ -57,6 +57,7 @@ class StudyBrowser(QWidget):
     openRequested = Signal(object, object)  # list of (ImageMetadata, Path), layout or None
     scanFinished = Signal(object)  # StudyIndex
     scanFailed = Signal(object)  # exception
+    scanCancelled = Signal()
     thumbnailsDone = Signal()
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
@@ -115,6 +116,7 @@ class StudyBrowser(QWidget):
             index_files, list(paths), emit=self._bridge.event.emit, cancel=token,
             on_returned=lambda index: self._on_scanned(index, token),
             on_errored=lambda exc: self._on_scan_error(exc, token),
+            on_aborted=lambda: self._on_scan_cancelled(token),
             owner=self,
         )
 
@@ -149,11 +151,16 @@ class StudyBrowser(QWidget):
             return
         self._token = None
         self._set_scanning(False)
-        if isinstance(exc, Cancelled):
-            self.progress_label.setText("Scan cancelled")
-            self.progress_label.show()
-            return
         self.scanFailed.emit(exc)
+
+    def _on_scan_cancelled(self, token: CancelToken) -> None:
+        if token is not self._token:
+            return  # a scan replaced by a newer one: the newer one owns the progress bar
+        self._token = None
+        self._set_scanning(False)
+        self.progress_label.setText("Scan cancelled")
+        self.progress_label.show()
+        self.scanCancelled.emit()
 
     # -- tree ----------------------------------------------------------------------------
     def show_index(self, index: StudyIndex) -> None:

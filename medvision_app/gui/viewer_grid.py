@@ -85,6 +85,7 @@ class ViewerGrid(QWidget):
             path,
             on_returned=lambda result: self._on_loaded(viewport, path, label, chest_wall, result),
             on_errored=lambda exc: self._on_failed(viewport, path, exc),
+            on_aborted=lambda: self._on_failed(viewport, path, None),
             owner=self,
         )
 
@@ -113,9 +114,11 @@ class ViewerGrid(QWidget):
             self._sync_window(active, active.window.center, active.window.width)
 
     def _on_failed(self, viewport, path, exc) -> None:
+        """A load that failed (``exc``) or was cancelled (None): the cell stays empty, the rest go on."""
         if self._pending.get(viewport) == path:
             del self._pending[viewport]
-        self.loadFailed.emit(path, exc)
+        if exc is not None:
+            self.loadFailed.emit(path, exc)
         if not self._pending:
             self.allShown.emit()
 
