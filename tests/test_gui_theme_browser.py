@@ -115,3 +115,18 @@ def test_colour_image_has_a_labelled_preset_box_and_a_readable_range(qtbot, tmp_
     viewport.set_prepared(mammo, prepare_frame(mammo, 0))
     assert panel.combo.isEnabled() and panel.combo.count() >= 2
     assert not re.search(r"\d\.\d", panel.caption.text())
+
+
+def test_a_real_ham10000_image_reads_as_colour_in_the_histogram_panel(qtbot, shared_data):
+    path = shared_data / "ham10000-200x150" / "images" / "ISIC_0024306.jpg"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    viewport = ImageViewport()
+    qtbot.addWidget(viewport)
+    panel = HistogramPanel()
+    qtbot.addWidget(panel)
+    image = open_image(path)
+    viewport.set_prepared(image, prepare_frame(image, 0))
+    panel.set_viewport(viewport)
+    assert panel.combo.currentText() == COLOUR_PLACEHOLDER
+    assert re.fullmatch(r"\S+  colour, brightness \d+ to \d+ of 255", panel.caption.text()), panel.caption.text()
