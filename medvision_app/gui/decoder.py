@@ -64,7 +64,10 @@ def warm_up() -> None:
         _closed = False
     # The GUI thread re-renders reduced images with OpenCV; its first use
     # imported cv2 there (80-130 ms, the longest freeze while a study loaded).
-    threading.Thread(target=_import_display_kernels, name="warm-cv2", daemon=True).start()
+    # Here, before the window, and not in a thread: cv2's import puts its own
+    # folder first on sys.path for a while, and a helper spawned meanwhile
+    # took cv2/typing for the standard typing module and died.
+    _import_display_kernels()
     pool = _executor()
     if pool is not None:
         try:
