@@ -189,7 +189,8 @@ class AiPanel(QWidget):
         for entry in self._entries:
             provenance = entry_provenance(entry)
             if entry.ok:
-                self.model_combo.addItem(f"{entry.name}  ({entry.location}, {provenance})")
+                where = provenance if provenance == entry.location else f"{entry.location}, {provenance}"
+                self.model_combo.addItem(f"{entry.name}  ({where})")
             else:
                 self.model_combo.addItem(f"{entry.name}  REFUSED")
                 item = self.model_combo.model().item(self.model_combo.count() - 1)

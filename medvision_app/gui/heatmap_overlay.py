@@ -33,7 +33,7 @@ class OverlayStyle:
     visible: bool = True
     colormap: str = "jet"
     opacity: float = 0.45
-    threshold: float = 0.2
+    threshold: float = 0.4  # the upper part of the map: where the model looked most, not everywhere it looked
     map_index: Optional[int] = None
 
 
@@ -132,8 +132,9 @@ class HeatmapOverlay(QObject):
         self._place_badge()
 
     def _place_badge(self) -> None:
+        # Bottom centre, between the window/level and zoom read-outs: the top corners hold the view labels.
         view = self.viewport.view
-        self.badge.move(max(0, (view.width() - self.badge.width()) // 2), 6)
+        self.badge.move(max(0, (view.width() - self.badge.width()) // 2), max(0, view.height() - self.badge.height() - 6))
 
     def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.Resize:
