@@ -34,6 +34,7 @@ from medvision_app.search.config import SearchConfig
 from medvision_app.search.data import SearchData
 from medvision_app.search.events import CandidateFinished, CandidateStarted, IterationFinished
 from medvision_app.search.executor import Executor, make_executor
+from medvision_app.search.search_state import SearchState
 from medvision_app.search.state import BEST, WEIGHTS, BudgetToken, read_weights, save_state, write_weights
 from medvision_app.search.transforms import random_child
 from medvision_app.utils.atomic import atomic_write_text
@@ -42,13 +43,9 @@ from medvision_app.utils.config_io import to_dict
 log = logging.getLogger(__name__)
 
 
-def new_state(cfg: SearchConfig, n_classes: int) -> dict:
-    return {
-        "version": 1, "method": cfg.method, "config": to_dict(cfg), "n_classes": n_classes,
-        "phase": "search", "iteration": -1, "candidates": {}, "finished": [], "pending": [],
-        "parents": [], "iterations": [], "rng": np.random.default_rng(cfg.seed).bit_generator.state,
-        "elapsed": 0.0, "stop_reason": None, "result_id": None,
-    }
+def new_state(cfg: SearchConfig, n_classes: int) -> SearchState:
+    return SearchState(method=cfg.method, config=to_dict(cfg), n_classes=n_classes,
+                       rng=np.random.default_rng(cfg.seed).bit_generator.state)
 
 
 def _task(cfg: SearchConfig, folder: Path, state: dict, rec: dict, executor: Executor) -> CandidateTask:

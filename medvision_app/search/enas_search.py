@@ -29,6 +29,7 @@ from medvision_app.search.config import SearchConfig
 from medvision_app.search.data import SearchData
 from medvision_app.search.enas_controller import Controller, Reinforce
 from medvision_app.search.events import CandidateFinished, EnasEpochFinished
+from medvision_app.search.search_state import SearchState
 from medvision_app.search.state import BudgetToken, save_state
 from medvision_app.training.engine import cpu_threads, resolve_device
 from medvision_app.utils.atomic import atomic_path
@@ -36,10 +37,8 @@ from medvision_app.utils.atomic import atomic_path
 WEIGHTS = "enas.pt"
 
 
-def new_enas_state(cfg: SearchConfig, n_classes: int) -> dict:
-    return {"version": 1, "method": "enas", "config": None, "n_classes": n_classes, "phase": "search",
-            "epoch": 0, "epochs": [], "candidates": {}, "finished": [], "elapsed": 0.0, "stop_reason": None,
-            "baseline": 0.0, "result": None, "result_id": None}
+def new_enas_state(cfg: SearchConfig, n_classes: int) -> SearchState:
+    return SearchState(method="enas", n_classes=n_classes, epochs=[])
 
 
 def _accuracy(model: nn.Module, arc: Arc, x: np.ndarray, y: np.ndarray, device, batch: int = 256,

@@ -10,6 +10,7 @@ from typing import Optional
 
 from medvision_app.errors import UserError
 from medvision_app.events import CancelToken
+from medvision_app.search.search_state import SearchState
 from medvision_app.utils.atomic import atomic_path, atomic_write_text
 
 STATE = "state.json"
@@ -24,7 +25,7 @@ class SearchStateError(UserError, ValueError):
     """A search folder cannot be resumed; the message says why."""
 
 
-def save_state(folder: Path, state: dict) -> None:
+def save_state(folder: Path, state: SearchState) -> None:
     """Write ``state.json`` and re-derive ``history.jsonl`` from it, both atomically.
 
     The history is rewritten whole rather than appended so that it can never
@@ -33,7 +34,8 @@ def save_state(folder: Path, state: dict) -> None:
     """
     lines = [json.dumps({k: state["candidates"][cid].get(k) for k in HISTORY_KEYS}) for cid in state.get("finished", [])]
     atomic_write_text(folder / HISTORY, "".join(line + "\n" for line in lines))
-    atomic_write_text(folder / STATE, json.dumps(state, indent=1))
+    data = state.to_dict() if isinstance(state, SearchState) else state
+    atomic_write_text(folder / STATE, json.dumps(data, indent=1))
 
 
 def write_weights(folder: Path, candidate_id: str, weights: bytes) -> None:
@@ -53,13 +55,13 @@ def read_weights(folder: Path, candidate_id: str) -> Optional[bytes]:
         return None
 
 
-def load_state(folder: Path) -> dict:
+def load_state(folder: Path) -> SearchState:
     path = Path(folder) / STATE
     if not path.is_file():
         raise SearchStateError(f"{folder}: no {STATE}; is this a search folder?")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        return SearchState.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, TypeError) as exc:
         raise SearchStateError(f"{path}: unreadable search state: {exc}") from None
 
 
