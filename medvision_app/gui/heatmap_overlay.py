@@ -132,9 +132,10 @@ class HeatmapOverlay(QObject):
         self._place_badge()
 
     def _place_badge(self) -> None:
-        # Bottom centre, between the window/level and zoom read-outs: the top corners hold the view labels.
+        # Bottom centre, one line above the window/level and zoom read-outs: the top corners hold the view labels.
         view = self.viewport.view
-        self.badge.move(max(0, (view.width() - self.badge.width()) // 2), max(0, view.height() - self.badge.height() - 6))
+        self.badge.move(max(0, (view.width() - self.badge.width()) // 2),
+                        max(0, view.height() - self.badge.height() - 30))
 
     def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.Resize:
