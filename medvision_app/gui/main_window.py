@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 from medvision_app import __version__
 from medvision_app.gui.ai_panel import AiPanel
 from medvision_app.gui.augmentation_panel import AugmentationPanel
-from medvision_app.gui.error_reporting import ErrorReporter, open_log_folder
 from medvision_app.gui.histogram_panel import HistogramPanel
 from medvision_app.gui.image_viewport import ImageViewport
+from medvision_app.gui.jobs_integration import confirm_close, install_jobs
 from medvision_app.gui.notifications import NotificationArea, describe_error
 from medvision_app.gui.preprocessing_panel import PreprocessingPanel
 from medvision_app.gui.status_bar import ViewerStatusBar
@@ -95,16 +95,15 @@ class MainWindow(QMainWindow):
             "ai": self._dock("AI analysis", self.ai, Qt.DockWidgetArea.RightDockWidgetArea),
         }
         self.tabifyDockWidget(self.docks["preprocessing"], self.docks["augmentation"])
-        self.augmentation.follow_dock(self.docks["augmentation"])
         self.tabifyDockWidget(self.docks["preprocessing"], self.docks["ai"])
         self.status = ViewerStatusBar()
         self.setStatusBar(self.status)
         self.notifications = NotificationArea(self)
-        self.errors = ErrorReporter(self)
 
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
+        install_jobs(self)  # Jobs dock, Tools > New training or search… (gui/jobs_integration.py)
         self._connect()
         self._restore()
 
@@ -192,7 +191,6 @@ class MainWindow(QMainWindow):
         tools.addAction(self.act_models)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act_about)
-        help_menu.addAction("Open Log Folder", open_log_folder)
         self._refresh_recent()
 
     def _build_toolbar(self) -> None:
@@ -441,6 +439,9 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event) -> None:
+        if not confirm_close(self):  # running jobs: leave them running, stop them, or stay
+            event.ignore()
+            return
         self.browser.cancel_scan()
         self._save_layout()
         super().closeEvent(event)

@@ -1,0 +1,335 @@
+"""The job monitor dock: the history's jobs with status, progress and time left, and the selected job live.
+
+Events arrive from :class:`~medvision_app.jobs.process.JobProcess` (jobs
+started here) or :class:`~medvision_app.jobs.process.EventTail` (jobs found
+running at start, reattached through their run folder). A timer drains them
+every :data:`DRAIN_MS` and the views redraw once per drain; the list and the
+queue refresh every second. The window never waits on a job.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from medvision_app.gui.job_plots import JobViews
+from medvision_app.jobs import JobHistory, JobSpec
+from medvision_app.jobs.history import JobRecord, pid_alive
+from medvision_app.jobs.process import EventTail
+from medvision_app.jobs.queue import JobQueue
+from medvision_app.jobs.track import JobTrack, format_seconds
+
+DRAIN_MS = 100
+REFRESH_MS = 1000
+COLUMNS = ("ID", "Kind", "Name", "Status", "Progress", "Time left", "Best")
+
+
+def target_run(record: JobRecord) -> Path:
+    """The run folder an Evaluate or Export acts on: the job's own, or a search's retrained final run."""
+    folder = Path(record.run_dir)
+    if record.kind != "search":
+        return folder
+    finals = sorted(p for p in folder.glob("final*") if (p / "config.json").is_file())
+    return finals[0] if finals else folder / "final"
+
+
+def _monitor_of(spec: JobSpec) -> str:
+    if spec.kind != "train":
+        return "val_accuracy"
+    monitor = spec.config.get("train", {}).get("early_stopping", {}).get("monitor", "val_loss")
+    return "val_accuracy" if monitor.endswith("loss") else monitor
+
+
+class JobMonitor(QWidget):
+    duplicateRequested = Signal(object)  # the JobSpec to open the wizard with
+    jobFinished = Signal(int, str, str)  # job id, status, a one-line summary
+
+    def __init__(self, history: Optional[JobHistory] = None, parent: Optional[QWidget] = None, *,
+                 queue: Optional[JobQueue] = None) -> None:
+        super().__init__(parent)
+        self.history = history or JobHistory()
+        self.queue = queue or JobQueue(self.history)
+        self.sources: dict = {}  # job id -> JobProcess | EventTail
+        self.tracks: dict[int, JobTrack] = {}
+        self.records: dict[int, JobRecord] = {}
+        self._selected: Optional[int] = None
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._on_selection)
+        self.info = QLabel("No job selected")
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.views = JobViews()
+        self.buttons = {}
+        row = QHBoxLayout()
+        for key, text, slot in (("cancel", "Cancel", self.cancel_selected), ("resume", "Resume", self.resume_selected),
+                                ("open", "Open run folder", self.open_folder),
+                                ("evaluate", "Evaluate", self.evaluate_selected),
+                                ("export", "Export and register", self.export_selected),
+                                ("duplicate", "Duplicate", self.duplicate_selected)):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            row.addWidget(button)
+            self.buttons[key] = button
+        row.addStretch(1)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.table)
+        top_layout.addLayout(row)
+        top_layout.addWidget(self.info)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(self.views)
+        split.setSizes([260, 480])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(split)
+
+        self.drain_timer = QTimer(self, interval=DRAIN_MS, timeout=self.drain)
+        self.refresh_timer = QTimer(self, interval=REFRESH_MS, timeout=self.refresh)
+        self.reattach()
+        self.refresh()
+        self.drain_timer.start()
+        self.refresh_timer.start()
+
+    # -- jobs ---------------------------------------------------------------------------------
+    def submit(self, spec: JobSpec) -> int:
+        """Queue ``spec``; it starts at the next refresh when its device is free (at once here)."""
+        job_id = self.queue.submit(spec)
+        self.refresh()
+        self.select(job_id)
+        return job_id
+
+    def reattach(self) -> None:
+        """Follow the jobs that run without us (left running by a closed window, or from the CLI)."""
+        for record in self.history.list(statuses=("running",)):
+            if record.id not in self.sources and pid_alive(record.pid):
+                self.sources[record.id] = EventTail(record.spec.events_path, record.pid)
+
+    def _track(self, job_id: int) -> JobTrack:
+        track = self.tracks.get(job_id)
+        if track is None:
+            record = self.records.get(job_id) or self.history.get(job_id)
+            track = self.tracks[job_id] = JobTrack(monitor=_monitor_of(record.spec))
+        return track
+
+    def drain(self) -> None:
+        """Fold the events that arrived into their jobs; redraw the selected job once."""
+        ended = []
+        for job_id, source in list(self.sources.items()):
+            events = source.poll()
+            if events:
+                self._track(job_id).feed(events)
+            if source.finished and not events:
+                ended.append(job_id)
+        for job_id in ended:
+            self.sources.pop(job_id, None)
+            self._on_ended(job_id)
+        self._show_selected()
+
+    def _on_ended(self, job_id: int) -> None:
+        record = self.history.get(job_id)
+        track = self._track(job_id)
+        summary = track.summary or {}
+        text = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()
+                         if k in ("accuracy", "auc", "balanced_accuracy", "val_accuracy", "registered", "model"))
+        self.jobFinished.emit(job_id, record.status, text or (record.error or ""))
+        self.refresh()
+
+    def refresh(self) -> None:
+        started = self.queue.tick()
+        for proc in started:
+            self.sources[proc.job_id] = proc
+        records = self.history.list()
+        self.records = {r.id: r for r in records}
+        self.table.setRowCount(len(records))
+        for row, r in enumerate(reversed(records)):  # newest first
+            track = self.tracks.get(r.id)
+            fraction = track.fraction if track and track.fraction is not None else r.progress
+            left = track.seconds_left if track and r.status == "running" else None
+            best = f"{r.best_metric_name} {r.best_metric:.4f}" if r.best_metric is not None else ""
+            values = (str(r.id), r.kind, r.name, r.status, "-" if fraction is None else f"{fraction:.0%}",
+                      format_seconds(left) if r.status == "running" else "", best)
+            for col, text in enumerate(values):
+                item = self.table.item(row, col)
+                if item is None:
+                    item = QTableWidgetItem()
+                    self.table.setItem(row, col, item)
+                if item.text() != text:
+                    item.setText(text)
+                item.setData(Qt.ItemDataRole.UserRole, r.id)
+        if self._selected is not None:
+            self.select(self._selected, quiet=True)
+        self._update_buttons()
+
+    # -- selection and display ------------------------------------------------------------------
+    def select(self, job_id: int, *, quiet: bool = False) -> None:
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, 0)
+            if item is not None and item.data(Qt.ItemDataRole.UserRole) == job_id:
+                if self.table.currentRow() != row:
+                    self.table.blockSignals(quiet)
+                    self.table.selectRow(row)
+                    self.table.blockSignals(False)
+                self._selected = job_id
+                break
+        self._load_history_events(job_id)
+        self._show_selected()
+        self._update_buttons()
+
+    def _on_selection(self) -> None:
+        items = self.table.selectedItems()
+        if items:
+            self.select(items[0].data(Qt.ItemDataRole.UserRole), quiet=True)
+
+    def _load_history_events(self, job_id: int) -> None:
+        """A finished job's curves come from its events.jsonl the first time it is shown."""
+        if job_id in self.tracks or job_id in self.sources:
+            return
+        record = self.records.get(job_id)
+        if record is not None and record.kind in ("train", "search"):
+            self._track(job_id).feed(EventTail(record.spec.events_path).poll())
+
+    def selected(self) -> Optional[JobRecord]:
+        return self.records.get(self._selected) if self._selected is not None else None
+
+    def _show_selected(self) -> None:
+        record = self.selected()
+        if record is None:
+            return
+        track = self._track(record.id)
+        self.views.show_track(track, record.kind)
+        parts = [f"<b>{record.name}</b> ({record.kind}, {record.status})"]
+        if track.message:
+            parts.append(track.message)
+        if track.device:
+            parts.append(f"device {track.device}")
+        if track.throughput:
+            parts.append(f"{track.throughput:.0f} images/s")
+        if track.fraction is not None:
+            parts.append(f"{track.fraction:.0%} done, {format_seconds(track.seconds_left)} left")
+        if track.last_checkpoint:
+            parts.append(f"last checkpoint {track.last_checkpoint}")
+        if record.error:
+            parts.append(f"<span style='color:#e74c3c'>{record.error}</span>")
+        text = " · ".join(parts)
+        if self.info.text() != text:
+            self.info.setText(text)
+
+    def _update_buttons(self) -> None:
+        record = self.selected()
+        status = record.status if record else ""
+        self.buttons["cancel"].setEnabled(status in ("running", "queued"))
+        self.buttons["resume"].setEnabled(status in ("interrupted", "cancelled", "failed") and
+                                          record.kind in ("train", "search"))
+        self.buttons["open"].setEnabled(record is not None)
+        can_use = record is not None and record.kind in ("train", "search") and status == "done"
+        self.buttons["evaluate"].setEnabled(can_use)
+        self.buttons["export"].setEnabled(can_use)
+        self.buttons["duplicate"].setEnabled(record is not None and record.kind in ("train", "search"))
+
+    # -- actions --------------------------------------------------------------------------------
+    def cancel_selected(self) -> None:
+        record = self.selected()
+        if record is None:
+            return
+        source = self.sources.get(record.id)
+        if source is not None:
+            source.cancel()
+        elif record.status == "queued":
+            self.history.finish(record.id, "cancelled", error="cancelled before it started")
+        self.refresh()
+
+    def resume_selected(self) -> None:
+        record = self.selected()
+        if record is None:
+            return
+        self.queue.requeue(record.id)
+        track = self.tracks.get(record.id)
+        if track is not None:
+            track.status = "running"
+        self.refresh()
+
+    def open_folder(self) -> None:
+        record = self.selected()
+        if record is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(record.run_dir)))
+
+    def evaluate_selected(self) -> None:
+        record = self.selected()
+        if record is None:
+            return
+        run = target_run(record)
+        opener = _dashboard_opener()
+        if opener is not None:
+            opener(run, self)
+            return
+        self.submit(JobSpec("evaluate", {"split": "test"}, str(run), name=f"evaluate {run.name}"))
+
+    def export_selected(self) -> None:
+        record = self.selected()
+        if record is None:
+            return
+        run = target_run(record)
+        name = f"{record.name}-{time.strftime('%Y%m%d-%H%M%S')}" if record.kind == "train" else record.name
+        self.submit(JobSpec("export", {"register": True, "name": name}, str(run), name=f"export {run.name}"))
+
+    def duplicate_selected(self) -> None:
+        record = self.selected()
+        if record is not None:
+            self.duplicateRequested.emit(record.spec)
+
+    # -- closing --------------------------------------------------------------------------------
+    def live_jobs(self) -> list[int]:
+        """Jobs this window runs or follows whose process is alive."""
+        return [job_id for job_id, source in self.sources.items() if not source.finished]
+
+    def stop_all(self, grace: float = 10.0) -> None:
+        """Stop every live job at its next batch. SIGTERM as well as the message: the window is about to
+        go, and with it the threads that would escalate; the job stops on its own from here."""
+        for job_id in self.live_jobs():
+            source = self.sources[job_id]
+            source.cancel(grace)
+            try:
+                os.kill(source.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def detach_all(self) -> None:
+        self.drain_timer.stop()
+        self.refresh_timer.stop()
+        for source in self.sources.values():
+            source.detach()
+        self.sources.clear()
+
+
+def _dashboard_opener():
+    """The evaluation dashboard's entry point when that module is installed (another issue builds it)."""
+    try:
+        from medvision_app.gui import dashboard  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return getattr(dashboard, "open_for_run", None)

@@ -1,0 +1,223 @@
+"""What a job's events add up to: curves, progress, time left, candidates. No Qt, so it is tested alone.
+
+:class:`JobTrack` folds event dicts (as :class:`~medvision_app.jobs.process.JobProcess`
+and :class:`~medvision_app.jobs.process.EventTail` deliver them) into
+growing numpy series and a few facts. A monitor reads the series once per
+redraw; nothing is rebuilt per event, so tens of thousands of events cost
+amortised O(1) each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+
+class Series:
+    """x/y points appended in amortised O(1): a doubling float64 buffer and a view of its filled part."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._x = np.empty(capacity)
+        self._y = np.empty(capacity)
+        self.n = 0
+        self.version = 0  # bumped on every change: a view redraws only when it moved
+
+    def append(self, x: float, y: float) -> None:
+        if self.n == len(self._x):
+            self._x = np.concatenate([self._x, np.empty(len(self._x))])
+            self._y = np.concatenate([self._y, np.empty(len(self._y))])
+        self._x[self.n], self._y[self.n] = x, y
+        self.n += 1
+        self.version += 1
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[: self.n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[: self.n]
+
+    def __len__(self) -> int:
+        return self.n
+
+
+@dataclass
+class Candidate:
+    id: str
+    parent: Optional[str]
+    transformation: str
+    genotype: str
+    params: int
+    iteration: int
+    accuracy: Optional[float] = None
+    seconds: Optional[float] = None
+    status: str = "training"
+
+
+def pareto_front(params: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point beats on both fewer parameters and higher accuracy, by parameters."""
+    order = np.lexsort((-accuracy, params))
+    front, best = [], -np.inf
+    for i in order:
+        if accuracy[i] > best:
+            front.append(i)
+            best = accuracy[i]
+    return np.asarray(front, dtype=np.int64)
+
+
+@dataclass
+class JobTrack:
+    """The state of one job as far as its events tell."""
+
+    batch_loss: Series = field(default_factory=Series)
+    train_loss: Series = field(default_factory=Series)
+    val_loss: Series = field(default_factory=Series)
+    val_metric: Series = field(default_factory=Series)
+    reward: Series = field(default_factory=Series)
+    candidates: dict = field(default_factory=dict)
+    monitor: str = "val_accuracy"
+    device: str = ""
+    last_checkpoint: str = ""
+    throughput: Optional[float] = None  # training images per second, last epoch
+    fraction: Optional[float] = None
+    seconds_left: Optional[float] = None
+    status: str = ""
+    message: str = ""
+    chosen: str = ""  # the genotype a search answered
+    summary: dict = field(default_factory=dict)
+    events: int = 0
+    _epochs: int = 0
+    _start_epoch: int = 0
+    _batches: int = 0
+    _rate_start: Optional[tuple[float, int]] = None  # (time, batches done) at the first batch seen
+
+    def feed(self, events: list[dict]) -> None:
+        for event in events:
+            self.events += 1
+            handler = getattr(self, f"_on_{event.get('event')}", None)
+            if handler is not None:
+                handler(event)
+
+    # -- training -------------------------------------------------------------------------
+    def _on_JobStarted(self, e: dict) -> None:
+        self.status, self.message = "running", "importing PyTorch…" if not e.get("import_seconds") else "loading the data…"
+
+    def _on_Progress(self, e: dict) -> None:
+        self.message = f"{e.get('message') or 'working'}: {e['done']}/{e['total'] or '?'}"
+
+    def _on_RunStarted(self, e: dict) -> None:
+        self._epochs, self._start_epoch, self._batches = e["epochs"], e["start_epoch"], max(1, e["batches_per_epoch"])
+        self.device, self._rate_start = e["device"], None
+        self.message = f"training on {e['device']}"
+
+    def _done_batches(self, epoch: int, batch: int) -> int:
+        return (epoch - 1 - self._start_epoch) * self._batches + batch
+
+    def _on_BatchProgress(self, e: dict) -> None:
+        global_batch = (e["epoch"] - 1) * self._batches + e["batch"]
+        self.batch_loss.append(global_batch / self._batches, e["loss"])
+        if not self._epochs:
+            return
+        done = self._done_batches(e["epoch"], e["batch"])
+        total = (self._epochs - self._start_epoch) * self._batches
+        self.fraction = min(1.0, (self._start_epoch * self._batches + done) / (self._epochs * self._batches))
+        t = e.get("t")
+        if t is None:
+            return
+        if self._rate_start is None:
+            self._rate_start = (t, done)
+        elif done > self._rate_start[1] and t > self._rate_start[0]:
+            rate = (done - self._rate_start[1]) / (t - self._rate_start[0])
+            self.seconds_left = max(0.0, (total - done) / rate)
+
+    def _on_EpochFinished(self, e: dict) -> None:
+        m = e.get("metrics") or {}
+        epoch = e["epoch"]
+        for series, key in ((self.train_loss, "train_loss"), (self.val_loss, "val_loss"), (self.val_metric, self.monitor)):
+            if m.get(key) is not None:
+                series.append(epoch, float(m[key]))
+        if m.get("images_per_s"):
+            self.throughput = float(m["images_per_s"])
+        self.message = f"epoch {epoch}/{e['epochs']}"
+
+    def _on_CheckpointSaved(self, e: dict) -> None:
+        self.last_checkpoint = f"{e['path']} (epoch {e['epoch']}{', best' if e['best'] else ''})"
+
+    def _on_RunFinished(self, e: dict) -> None:
+        self.message = f"finished: {e['reason']}"
+        self.seconds_left = 0.0
+
+    def _on_RunCancelled(self, e: dict) -> None:
+        self.message = f"cancelled after epoch {e['epoch']}"
+
+    def _on_RunFailed(self, e: dict) -> None:
+        self.message = f"failed: {e['reason']}"
+
+    # -- search -------------------------------------------------------------------------------
+    def _on_CandidateStarted(self, e: dict) -> None:
+        self.candidates[e["candidate_id"]] = Candidate(e["candidate_id"], e.get("parent_id"), e["transformation"],
+                                                       e["genotype"], int(e["params"]), int(e["iteration"]))
+        self.message = f"iteration {e['iteration']}: training {e['candidate_id']}"
+
+    def _on_CandidateFinished(self, e: dict) -> None:
+        c = self.candidates.get(e["candidate_id"])
+        if c is None:
+            c = self.candidates[e["candidate_id"]] = Candidate(
+                e["candidate_id"], e.get("parent_id"), e["transformation"], e["genotype"], int(e["params"]),
+                int(e["iteration"]))
+        c.accuracy, c.seconds, c.status = float(e["accuracy"]), float(e["seconds"]), "done"
+
+    def _on_EnasEpochFinished(self, e: dict) -> None:
+        self.reward.append(e["epoch"], float(e["mean_reward"]))
+        self.message = f"ENAS epoch {e['epoch']}: reward {e['mean_reward']:.3f}"
+
+    def _on_SearchFinished(self, e: dict) -> None:
+        self.chosen = e.get("best_genotype") or ""
+        self.message = f"search finished ({e.get('stop_reason')})"
+
+    def _on_JobFinished(self, e: dict) -> None:
+        self.status, self.summary = e["status"], e.get("summary") or {}
+        if e["status"] == "done":
+            self.fraction, self.seconds_left = 1.0, 0.0
+        if e.get("error"):
+            self.message = f"failed: {e['error']}"
+
+    # -- derived ------------------------------------------------------------------------------
+    def finished_candidates(self) -> list[Candidate]:
+        return [c for c in self.candidates.values() if c.accuracy is not None]
+
+    def scatter(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Parameters, accuracies, Pareto-front indices and the chosen candidate's index (-1 if none yet)."""
+        done = self.finished_candidates()
+        params = np.array([c.params for c in done], dtype=float)
+        acc = np.array([c.accuracy for c in done], dtype=float)
+        front = pareto_front(params, acc) if len(done) else np.zeros(0, np.int64)
+        chosen = next((i for i, c in enumerate(done) if self.chosen and c.genotype == self.chosen), -1)
+        return params, acc, front, chosen
+
+    def tree_rows(self) -> list[tuple[int, Candidate]]:
+        """Candidates in search-tree order with their depth: each child under its parent."""
+        children: dict = {}
+        for c in self.candidates.values():
+            children.setdefault(c.parent if c.parent in self.candidates else None, []).append(c)
+        rows: list[tuple[int, Candidate]] = []
+
+        def walk(parent, depth) -> None:
+            for c in children.get(parent, []):
+                rows.append((depth, c))
+                walk(c.id, depth + 1)
+
+        walk(None, 0)
+        return rows
+
+
+def format_seconds(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

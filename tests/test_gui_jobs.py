@@ -1,0 +1,257 @@
+"""The training wizard and the job monitor, driven as a user would (pytest-qt, offscreen).
+
+Each job is tiny (BreastMNIST limited to 48 images per split, P-NET with a
+16-unit head at 28 px, one CPU thread); most of the wait is the child's
+torch import.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QWizard
+
+from medvision_app.gui import wizard_pages
+from medvision_app.gui.jobs_integration import open_wizard
+from medvision_app.gui.training_wizard import DATA, MODEL, PREP, SUMMARY, TASK
+from medvision_app.jobs import JobHistory, JobSpec
+from medvision_app.jobs.probe import inspect_data
+from medvision_app.training.config import TrainConfig
+from medvision_app.utils.config_io import load_config, to_dict
+from tests.jobs_support import tiny_npz, tiny_search_config, tiny_train_config
+
+LONG = 240_000  # ms: a child's torch import takes 4 to 8 s alone, far more on a loaded machine
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDVISION_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    return tmp_path / "home"
+
+
+def _window(qtbot, tmp_path):
+    from medvision_app.gui.main_window import MainWindow
+
+    window = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    return window
+
+
+def _set(editor, value) -> None:
+    if hasattr(editor, "setValue"):
+        editor.setValue(value)
+    elif hasattr(editor, "setCurrentText"):
+        editor.setCurrentText(str(value))
+    else:
+        editor.setText(str(value))
+        editor.editingFinished.emit()
+
+
+def _points(bound) -> int:
+    x = bound.item.xData
+    return 0 if x is None else len(x)
+
+
+def _next_enabled(wizard) -> bool:
+    return wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_wizard_to_launch_on_breastmnist_and_the_monitor_plots_it(qtbot, home, tmp_path, shared_data):
+    data = shared_data / "breastmnist" / "breastmnist.npz"
+    window = _window(qtbot, tmp_path)
+    window.act_new_job.trigger()  # Tools > New training or search…
+    wizard = window.wizard
+    assert wizard.currentId() == TASK and wizard.task_page.train.isChecked()
+    wizard.next()
+    assert wizard.currentId() == DATA
+    page = wizard.data_page
+    page.path.setText(str(data))
+    page.limit.setValue(48)
+    qtbot.waitUntil(lambda: page.result is not None, timeout=LONG)
+    assert page.result["classes"] == ["malignant", "normal, benign"] and page.result["counts"] == [210, 570]
+    assert page.classes.rowCount() == 2 and page.thumb_grid.count() >= 2 * 4
+    assert sum(page.result["splits"]["train"]) == 48 and _next_enabled(wizard)
+    wizard.next()
+    assert wizard.currentId() == PREP
+    qtbot.waitUntil(lambda: wizard.prep_page.augmentation.source is not None, timeout=10_000)
+    wizard.next()
+    assert wizard.currentId() == MODEL
+    model, train = wizard.model_page.forms["model"], wizard.model_page.forms["train"]
+    for key, value in (("input_size", 28), ("in_channels", 1), ("dense_units", 16)):
+        _set(model.editors[key], value)
+    for key, value in (("epochs", 2), ("batch_size", 16), ("cpu_threads", 1), ("progress_every", 1),
+                       ("device", "cpu")):
+        _set(train.editors[key], value)
+    qtbot.waitUntil(lambda: wizard.model_page.estimate is not None, timeout=LONG)
+    assert "parameters" in wizard.model_page.size.text() and _next_enabled(wizard)
+    wizard.next()
+    assert wizard.currentId() == SUMMARY
+    assert "per epoch" in wizard.summary_page.device.text()
+    run = tmp_path / "run"
+    wizard.summary_page.out.setText(str(run))
+    saved = tmp_path / "wizard.toml"
+    wizard.summary_page.save_toml(saved)
+
+    # the TOML is what `medvision train --config` takes, and a config file loads back into the wizard unchanged
+    from medvision_app.cli.train_cmds import _load_config
+
+    cli_config = _load_config(saved, [])
+    assert to_dict(cli_config) == {**to_dict(wizard.train_cfg), "run": to_dict(TrainConfig().run)}
+    assert cli_config.model.input_size == 28 and cli_config.train.epochs == 2 and cli_config.data.limit == 48
+
+    assert wizard.button(QWizard.WizardButton.FinishButton).text() == "Launch"
+    wizard.accept()  # Launch
+    monitor = window.job_monitor
+    job_id = monitor.history.list()[-1].id
+    qtbot.waitUntil(lambda: monitor.history.get(job_id).status in ("done", "failed"), timeout=LONG)
+    qtbot.waitUntil(lambda: job_id not in monitor.sources, timeout=10_000)
+    record = monitor.history.get(job_id)
+    assert record.status == "done", record.error
+    monitor.select(job_id)
+    curves = monitor.views.training.bound
+    qtbot.waitUntil(lambda: _points(curves[1]) == 2, timeout=10_000)  # train loss per epoch
+    assert _points(curves[0]) >= 2 * 3  # batch losses: 3 batches of 16 per epoch
+    assert _points(curves[3]) == 2  # the validation metric per epoch
+    assert (run / "eval.json").is_file() and record.best_metric is not None
+
+    # round trip the other way: a config file into the wizard, and out as the same TOML
+    again = open_wizard(window)
+    assert again.task_page.load_file(str(saved))
+    assert to_dict(again.train_cfg) == to_dict(load_config(TrainConfig, saved))
+    again.reject()
+    # Duplicate opens the wizard pre-filled with the job's config
+    monitor.duplicate_selected()
+    assert window.wizard.train_cfg.model.input_size == 28 and window.wizard.kind == "train"
+    window.wizard.reject()
+
+
+def _image(path: Path, value: int = 120) -> None:
+    from PIL import Image
+
+    Image.fromarray(np.full((16, 16), value, np.uint8)).save(path)
+
+
+@pytest.mark.timeout(300)
+def test_every_wizard_page_refuses_bad_input_with_a_reason(qtbot, home, tmp_path, monkeypatch):
+    # The data probe runs in this process here (its child-process path is the test above).
+    monkeypatch.setattr(wizard_pages, "probe_in_child",
+                        lambda kind, payload, **_: inspect_data(payload["data"], payload.get("config_file")))
+    window = _window(qtbot, tmp_path)
+    wizard = open_wizard(window)
+    # task: a file that is not a config
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nepochs = 'many'\n")
+    assert not wizard.task_page.load_file(str(bad))
+    assert "epochs" in wizard.task_page.error.text()
+    assert not wizard.task_page.load_file(str(tmp_path / "missing.toml"))
+    assert "missing.toml" in wizard.task_page.error.text()
+    wizard.next()
+
+    # data: one image in a class, an unreadable image, then a single class, then ratios that do not add up
+    root = tmp_path / "data"
+    for name, count in (("a", 1), ("b", 2)):
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            _image(root / name / f"{i}.png")
+    (root / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    page = wizard.data_page
+    page.path.setText(str(root))
+    qtbot.waitUntil(lambda: page.result is not None, timeout=30_000)
+    text = page.problems.text()
+    assert "'a' has 1 image(s)" in text and "broken.png: unreadable image" in text
+    assert not _next_enabled(wizard)
+    single = tmp_path / "single"
+    (single / "only").mkdir(parents=True)
+    _image(single / "only" / "0.png")
+    page.path.setText(str(single))
+    qtbot.waitUntil(lambda: page.result is not None, timeout=30_000)
+    assert "at least two" in page.problems.text() and not _next_enabled(wizard)
+    (root / "b" / "broken.png").unlink()
+    _image(root / "a" / "1.png")
+    _image(root / "b" / "2.png")
+    page.path.setText(str(root))
+    page.ratios[0].setValue(0.9)  # 0.9 + 0.1 + 0.05
+    qtbot.waitUntil(lambda: page.result is not None, timeout=30_000)
+    assert "must add up to 1" in page.problems.text() and not _next_enabled(wizard)
+    page.ratios[0].setValue(0.5)
+    page.ratios[1].setValue(0.25)
+    page.ratios[2].setValue(0.25)
+    qtbot.waitUntil(lambda: page.result is not None and page.isComplete(), timeout=30_000)
+    wizard.next()
+
+    # preprocessing and augmentation: an invalid probability is not applied, and says why
+    aug = wizard.prep_page.augmentation
+    aug.form.editors["invert"].setText("3")
+    aug.form.editors["invert"].editingFinished.emit()
+    assert "invert" in aug.status.text() and aug.config.invert != 3
+    wizard.next()
+
+    # model and training: a learning rate of 0 is flagged inline and blocks Next
+    monkeypatch.setattr(wizard.model_page, "ask_estimate", lambda: None)
+    lr = wizard.model_page.forms["train"].editors["lr"]
+    _set(lr, "0")
+    assert "lr" in wizard.model_page.errors.text() and lr.styleSheet() and not _next_enabled(wizard)
+    _set(lr, "0.001")
+    assert not wizard.model_page.errors.text()
+    wizard.model_page.estimate = {"params": 1, "macs": 1}
+    wizard.model_page.completeChanged.emit()
+    wizard.next()
+
+    # summary: a folder that already holds a run
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "config.json").write_text("{}")
+    wizard.summary_page.out.setText(str(taken))
+    assert "already holds a run" in wizard.summary_page.error.text()
+    assert not wizard.button(QWizard.WizardButton.FinishButton).isEnabled()
+    wizard.summary_page.out.setText(str(tmp_path / "fresh"))
+    assert wizard.button(QWizard.WizardButton.FinishButton).isEnabled()
+    wizard.reject()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_reattach_after_restart_then_cancel_and_a_live_search(qtbot, home, tmp_path, shared_data):
+    data = shared_data / "breastmnist" / "breastmnist.npz"
+    window = _window(qtbot, tmp_path)
+    monitor = window.job_monitor
+    job_id = monitor.submit(JobSpec("train", tiny_train_config(data, epochs=400), str(tmp_path / "long")))
+    qtbot.waitUntil(lambda: monitor._track(job_id).batch_loss.n >= 3, timeout=LONG)
+    pid = monitor.history.get(job_id).pid
+    window.ask_about_running_jobs = lambda n: "leave"
+    window.close()
+
+    # a new window finds it running, follows it through its run folder, and cancels it from the button
+    window = _window(qtbot, tmp_path)
+    monitor = window.job_monitor
+    assert job_id in monitor.sources and monitor.sources[job_id].pid == pid
+    monitor.select(job_id)
+    qtbot.waitUntil(lambda: monitor._track(job_id).batch_loss.n >= 3, timeout=10_000)  # replayed history
+    assert monitor.buttons["cancel"].isEnabled()
+    monitor.buttons["cancel"].click()
+    qtbot.waitUntil(lambda: monitor.history.get(job_id).status == "cancelled", timeout=60_000)
+    qtbot.waitUntil(lambda: monitor.table.item(0, 3).text() == "cancelled", timeout=5_000)
+    assert monitor.buttons["resume"].isEnabled()
+
+    # a search shows its candidates while it runs, and its Pareto plot
+    search = monitor.submit(JobSpec("search", tiny_search_config(tiny_npz(tmp_path / "tiny.npz")),
+                                    str(tmp_path / "search")))
+    monitor.select(search)
+    table = monitor.views.search.table
+    qtbot.waitUntil(lambda: table.rowCount() >= 1, timeout=LONG)
+    assert monitor.views.tabs.currentIndex() == 1
+    live = monitor.history.get(search).status == "running"
+    qtbot.waitUntil(lambda: monitor.history.get(search).status in ("done", "failed"), timeout=LONG)
+    assert live, "the candidate table filled only after the search had ended"
+    assert monitor.history.get(search).status == "done", monitor.history.get(search).error
+    qtbot.waitUntil(lambda: len(monitor.views.search.points.data) >= 2, timeout=10_000)
+    assert table.item(0, 4).text() != "-"
+    kinds = {(r["kind"], r["status"]) for r in json.loads(json.dumps([r.to_dict() for r in JobHistory().list()]))}
+    assert {("train", "cancelled"), ("search", "done")} <= kinds
