@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from medvision_app import __version__
 from medvision_app.gui.ai_panel import AiPanel
 from medvision_app.gui.augmentation_panel import AugmentationPanel
+from medvision_app.gui.error_reporting import ErrorReporter, open_log_folder
 from medvision_app.gui.histogram_panel import HistogramPanel
 from medvision_app.gui.image_viewport import ImageViewport
 from medvision_app.gui.jobs_integration import confirm_close, install_jobs
@@ -95,10 +96,12 @@ class MainWindow(QMainWindow):
             "ai": self._dock("AI analysis", self.ai, Qt.DockWidgetArea.RightDockWidgetArea),
         }
         self.tabifyDockWidget(self.docks["preprocessing"], self.docks["augmentation"])
+        self.augmentation.follow_dock(self.docks["augmentation"])
         self.tabifyDockWidget(self.docks["preprocessing"], self.docks["ai"])
         self.status = ViewerStatusBar()
         self.setStatusBar(self.status)
         self.notifications = NotificationArea(self)
+        self.errors = ErrorReporter(self)
 
         self._build_actions()
         self._build_menus()
@@ -191,6 +194,7 @@ class MainWindow(QMainWindow):
         tools.addAction(self.act_models)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act_about)
+        help_menu.addAction("Open Log Folder", open_log_folder)
         self._refresh_recent()
 
     def _build_toolbar(self) -> None:
