@@ -209,6 +209,22 @@ def test_folder_scan_lists_special_files_as_unreadable(tmp_path):
     assert "ok.dcm" not in unreadable
 
 
+def test_ai_analysis_refuses_a_fifo_without_blocking(tmp_path):
+    # The AI panel reads the DICOM header (intended use) and hashes the file (result cache) itself.
+    fifo = tmp_path / "pipe.dcm"
+    os.mkfifo(fifo)
+    code = ("import json, sys\n"
+            "from medvision_app.inference.analysis import Analyser, cached_results\n"
+            "from medvision_app.inference.model import load_model\n"
+            "from medvision_app.inference.registry import ModelRegistry\n"
+            "result = Analyser(load_model(ModelRegistry().resolve('breastmnist-demo'))).analyse_one(sys.argv[1])\n"
+            "print(json.dumps([result.status, result.reason, len(cached_results([sys.argv[1]], 'x'))]))\n")
+    done = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True, text=True, timeout=60,
+                          env=child_env(tmp_path / "home"), cwd=tmp_path)
+    status, reason, cached = json.loads(done.stdout)
+    assert status == "failed" and "named pipe (FIFO)" in reason and cached == 0
+
+
 # --- 3. tracebacks -----------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
+from medvision_app.errors import UserError
 from medvision_app.events import CancelToken, Event
 from medvision_app.inference.intended_use import STATUS_FAILED, STATUS_OK, STATUS_OUTSIDE
 
@@ -110,8 +111,10 @@ def image_key(path: str | Path, image=None) -> str:
     uid = getattr(getattr(image, "metadata", None), "sop_instance_uid", None)
     if uid:
         return f"sop:{uid}"
+    from medvision_app.imaging.files import open_regular
+
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:  # a FIFO or /dev/zero would never end
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return f"sha256:{digest.hexdigest()}"
@@ -244,7 +247,7 @@ def cached_results(paths: Sequence[str | Path], model_sha256: str, *, store=None
     for path in paths:
         try:
             key = image_key(path, _header_only(path))
-        except (OSError, ValueError):
+        except (OSError, ValueError, UserError):
             continue
         result = store.get(key, model_sha256)
         if result is not None:
@@ -254,14 +257,14 @@ def cached_results(paths: Sequence[str | Path], model_sha256: str, *, store=None
 
 def _header_only(path: str | Path):
     """An object with ``.metadata.sop_instance_uid`` for a DICOM file (headers only), else None."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
+    from medvision_app.imaging import ImageOpenError
     from medvision_app.imaging.dicom_header import metadata_from_dataset
+    from medvision_app.imaging.dicom_reader import read_dataset
 
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True)
-    except (InvalidDicomError, OSError, ValueError, TypeError, EOFError, AttributeError):
+        # Guarded: regular files only, a deflated header inflated under a cap.
+        ds = read_dataset(Path(path), stop_before_pixels=True)
+    except ImageOpenError:
         return None
 
     class _Header:

@@ -131,16 +131,15 @@ def _training_data(config, table, parts) -> TrainingData:
 
 def _first_dicom_facts(parts) -> tuple[Optional[str], Optional[str]]:
     """Modality and body part of the first training file that is DICOM (headers only), else Nones."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
+    from medvision_app.imaging import ImageOpenError
     from medvision_app.imaging.dicom_header import metadata_from_dataset
+    from medvision_app.imaging.dicom_reader import read_dataset
 
     paths = getattr(parts.get("train"), "paths", None)
     for path in list(paths or [])[:1]:
         try:
-            meta = metadata_from_dataset(pydicom.dcmread(path, stop_before_pixels=True))
-        except (InvalidDicomError, OSError, ValueError, TypeError):  # a raster file: nothing to infer
+            meta = metadata_from_dataset(read_dataset(Path(path), stop_before_pixels=True))
+        except ImageOpenError:  # a raster file (or no regular file): nothing to infer
             return None, None
         return meta.modality, meta.body_part
     return None, None

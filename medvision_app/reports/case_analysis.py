@@ -64,10 +64,11 @@ def _reduce(display: np.ndarray, max_side: int) -> np.ndarray:
 
 def _header(path: Path):
     """The DICOM header (no pixels) of a DICOM file, else None."""
-    import pydicom
+    from medvision_app.imaging.dicom_reader import read_dataset
 
     try:
-        return pydicom.dcmread(path, stop_before_pixels=True)
+        # Guarded: regular files only, a deflated header inflated under a cap.
+        return read_dataset(Path(path), stop_before_pixels=True)
     except Exception:  # not DICOM: a raster image has no header to de-identify
         return None
 
