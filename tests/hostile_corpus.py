@@ -322,6 +322,7 @@ def _build(out: Path, src: dict[str, Path], bombs: bool) -> list[Case]:
     for label, tags in lies.items():
         add(f"header-ct-{label}.dcm", "header", lambda p, t=tags: rewrite_dicom(src["ct"], p, **t))
     add("header-rle-frames-100000.dcm", "header", lambda p: rewrite_dicom(src["rle"], p, NumberOfFrames=100000))
+    add("header-jpeg-frames-1000.dcm", "header", lambda p: rewrite_dicom(src["jpeg_dcm"], p, NumberOfFrames=1000))
     add("header-rle-rows-4000.dcm", "header", lambda p: rewrite_dicom(src["rle"], p, Rows=4000, Columns=4000))
     add("header-cbis-rows-8000.dcm", "header", lambda p: rewrite_dicom(src["cbis"], p, Rows=8000), isolate=True)
     add("header-j2k-rows-9000.dcm", "header", lambda p: rewrite_dicom(src["j2k"], p, Rows=9000, Columns=9000),

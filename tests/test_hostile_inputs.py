@@ -88,6 +88,16 @@ def test_rle_header_larger_than_its_data_can_hold_is_refused(tmp_path):
         open_image(lying)
 
 
+@needs_shared
+def test_more_frames_than_fragments_is_refused(tmp_path):
+    src = DATA / "dicom-codecs" / "orthanc-tests" / "TS_1.2.840.10008.1.2.4.50.dcm"
+    lying = rewrite_dicom(src, tmp_path / "frames.dcm", NumberOfFrames=1000)
+    with pytest.raises(ImageOpenError, match="declares 1000 frames but the pixel data hold only 1 fragment"):
+        open_image(lying)
+    two = DATA / "dicom-codecs" / "pylibjpeg-data" / "JPEGLosslessSV1__JPEGLosslessP14SV1_3s_2f_u_08_08.dcm"
+    assert open_image(two).n_frames == 2
+
+
 def test_deflated_bomb_is_refused_from_its_header_under_500_mb(tmp_path):
     bomb = write_deflated_dicom(tmp_path / "deflated.dcm", 20000, 20000)
     assert bomb.stat().st_size < 1_000_000  # 800 MB of zeros

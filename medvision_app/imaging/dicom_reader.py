@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pydicom.config
-from pydicom.encaps import generate_frames
+from pydicom.encaps import generate_frames, parse_fragments
 from pydicom.errors import InvalidDicomError
 
 from medvision_app.imaging import dicom_header as hdr
@@ -146,6 +146,16 @@ def check_pixel_data_size(path: Path, ds: pydicom.Dataset) -> None:
             f"the header declares {frames} frame(s) of {columns} x {rows} x {samples} sample(s) at {bits} bits "
             f"({needed:,} bytes) but the file holds {len(value):,} bytes of pixel data",
         )
+    if encapsulated and frames > 1:
+        # Every frame takes at least one fragment: more frames than fragments is a lie.
+        try:
+            fragments = parse_fragments(value)[0] - 1  # the first item is the Basic Offset Table
+        except Exception as exc:  # a damaged item structure: the decoder will say so
+            log.debug("cannot count the fragments: %s", exc)
+            fragments = frames
+        if frames > fragments:
+            raise ImageOpenError(path, f"the header declares {frames} frames but the pixel data hold only "
+                                       f"{fragments} fragment(s)")
     if syntax == pydicom.uid.RLELossless and needed > 64 * len(value) + 64:
         raise ImageOpenError(
             path,
