@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first, from the pinned release: anything else would pull a multi-GB build.
 	$(PY) -m pip install --disable-pip-version-check -q torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev]'
+	# every part: the window, training, the GPU runtime, the cluster and the tools (see README, Installing)
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[gui,train,gpu,cluster,dev]'
 	@touch $(STAMP)
 
 run: $(STAMP)

@@ -18,7 +18,9 @@ import sys
 from typing import Sequence
 
 from medvision_app import __version__
+from medvision_app.cli.requirements import check as check_requirements
 from medvision_app.errors import UserError
+from medvision_app.extras import explain_import_error
 from medvision_app.utils.text import one_line
 
 COMMAND_MODULES = [
@@ -66,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        check_requirements(args)
         status = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not in Python's exit handler
         return status
@@ -74,6 +77,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return _reader_went_away()
+    except ImportError as exc:
+        # A part the table in cli/requirements.py did not foresee (or one
+        # removed after the check): still one line naming the extra.
+        reason = explain_import_error(exc)
+        if reason is None:
+            raise
+        print(f"error: {reason}", file=sys.stderr)
+        return 2
     except OSError as exc:
         # A path the user gave that the OS refused (permission, name too long,
         # disk full): one line naming it. Errors without a file are bugs.
