@@ -65,7 +65,7 @@ def test_children_get_their_parents_weights_and_fewer_epochs(tmp_path):
         assert task.inherit and task.parent_weights == b"w0-0" and task.parent_genotype
         assert task.max_epochs == 2
         # early discarding: a child must reach its parent's validation accuracy after its first epoch
-        assert task.discard_below == pytest.approx(state["candidates"]["0-0"]["val_accuracy"])
+        assert task.discard_below == pytest.approx(state["candidates"]["0-0"]["val_accuracy"] - 0.01)
     assert all(e.inherited == pytest.approx(0.9) for e in events if isinstance(e, CandidateFinished) and e.iteration)
     summary = build_summary(state, None)
     assert summary["inheritance"]["inherited"] == 4 and summary["inheritance"]["function_preserved"] == 4

@@ -58,7 +58,8 @@ def _marked(marks: Path, hold: str, task, data, emit, cancel):
 
 
 def _config(**kwargs) -> SearchConfig:
-    return SearchConfig(method="bbnas", children_per_iteration=2, max_iterations=2, seed=2, executor="ray",
+    # one iteration after the initial model: two children, one per Ray worker
+    return SearchConfig(method="bbnas", children_per_iteration=2, max_iterations=1, seed=2, executor="ray",
                         candidate=CandidateTraining(max_epochs=1, batch_size=8), **kwargs)
 
 
@@ -89,10 +90,7 @@ def test_a_killed_worker_has_its_candidate_retried_and_the_history_is_complete(l
     history = read_history(tmp_path / "search")
     ids = [h["id"] for h in history]
     assert len(ids) == len(set(ids))
-    if state["stop_reason"] == "iteration budget":
-        assert set(ids) == {"0-0", "1-0", "1-1", "2-0", "2-1"}
-    else:
-        assert {"0-0", "1-0", "1-1"} <= set(ids)
+    assert state["stop_reason"] in {"iteration budget", "accuracy fell"} and set(ids) == {"0-0", "1-0", "1-1"}
     assert all(h["val_accuracy"] is not None for h in history)
     assert load_state(tmp_path / "search")["finished"] == ids
     # the workers' epoch events reached the driver, and children inherited their parent's weights

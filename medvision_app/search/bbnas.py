@@ -194,7 +194,7 @@ def _evaluate(tasks: list[CandidateTask], executor: Executor, cfg: SearchConfig,
                 on_done(task, result)
     except Cancelled:
         for task, result in done:  # paid for: their first epoch is recorded
-            on_done(task, dataclasses.replace(result, state=None), halted=True)
+            on_done(task, dataclasses.replace(result, state=None), halted=not result.discarded)
         raise
     ranked = sorted(done, key=lambda tr: (tr[1].discarded, -tr[1].accuracy))
     keep = max(executor.slots, math.ceil(len(ranked) / 2))

@@ -112,7 +112,9 @@ class SearchConfig:
                                       "function (false: from scratch, the paper's procedure).")
     early_discard: bool = option(True, help="With inherit: stop a child whose first-epoch validation accuracy "
                                             "trails its parent's by more than discard_margin.")
-    discard_margin: float = option(0.0, help="How far a child may trail its parent after its first epoch.",
+    # 0 discarded 28 of 32 inheriting MNIST children on an H200: a fresh Adam's
+    # first epoch moves a trained network's weights enough to cost a few tenths
+    discard_margin: float = option(0.01, help="How far a child may trail its parent after its first epoch.",
                                    range=(0.0, 1.0))
     successive_halving: bool = option(True, help="With inherit, when an iteration has more children than "
                                                  "workers: one epoch each, then the better half goes on.")
