@@ -101,9 +101,27 @@ def _child_analyser(model_path: str, database: Optional[str]):
 
 
 def _child_prepare(model_path: str, database: Optional[str]) -> bool:
-    _child_analyser(model_path, database)
+    analyser = _child_analyser(model_path, database)
+    _warm_pipeline(analyser)
     time.sleep(0.3)  # hold this helper a moment so the next prepare lands on the other one
     return True
+
+
+def _warm_pipeline(analyser) -> None:
+    """Run the whole path once on a small bundled file: the first image paid 5-7 s of imports
+    (pydicom's decoders, scikit-image, the preprocessing steps) in a fresh helper here."""
+    from pydicom.data import get_testdata_file
+
+    from medvision_app.imaging import ImageOpenError, open_image
+    from medvision_app.inference.predict import predict
+
+    source = get_testdata_file("MR_small_RLE.dcm", download=False)  # bundled with pydicom: no network
+    try:
+        image = open_image(source) if source else None
+        if image is not None:
+            predict(image, analyser.model)
+    except (ImageOpenError, ValueError, OSError) as exc:  # warming is best effort
+        log.debug("warming the analysis helper: %s", exc)
 
 
 def _child_analyse(model_path: str, path: str, research_override: bool, provenance: str,
