@@ -90,6 +90,8 @@ def one_start(tmp: Path, k: int) -> dict:
         "hung": hung,
         "returncode": proc.returncode,
         "wall_s": round(ended - launched, 2),
+        "window_shown_s": round(times["window_shown"] - launched, 3) if "window_shown" in times else None,
+        "scanned_s": round(times["scanned"] - launched, 3) if "scanned" in times else None,
         "first_image_s": round(times["first_image"] - launched, 3) if "first_image" in times else None,
         "all_shown_s": round(times["left"] - launched, 3) if "left" in times else None,
         "reason": times.get("reason"),
@@ -102,11 +104,18 @@ def first_image(tmp: Path, n: int = 5) -> dict:
     one_start(tmp, -1)  # writes the sample and warms the disk cache: not measured
     runs = [one_start(tmp, k) for k in range(n)]
     firsts = [r["first_image_s"] for r in runs if r["first_image_s"] is not None]
+
+    def median(key: str):
+        values = [r[key] for r in runs if r.get(key) is not None]
+        return round(statistics.median(values), 3) if values else None
     alls = [r["all_shown_s"] for r in runs if r["all_shown_s"] is not None]
     return {
         "first_image_s_median": round(statistics.median(firsts), 3) if firsts else None,
         "first_image_s_all": firsts,
         "all_images_s_median": round(statistics.median(alls), 3) if alls else None,
+        # where the time goes: launch -> window on screen -> folder scanned -> first image
+        "window_shown_s_median": median("window_shown_s"),
+        "scanned_s_median": median("scanned_s"),
         "goal_first_image_s": 2.0,
     }
 

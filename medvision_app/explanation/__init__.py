@@ -1,8 +1,8 @@
 """Where a model looked: Soft-Attention maps, Grad-CAM / Grad-CAM++, overlays.
 
 Pure numpy / PyTorch; no Qt. Heatmaps are float32 in [0, 1]. Grad-CAM (and
-with it torch) loads on first use of one of its names: the workstation shows
-overlays and colour maps without importing torch.
+with it torch) and the attention maps load on first use of one of their
+names: the workstation shows overlays and colour maps without importing them.
 """
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from medvision_app.explanation.attention import attention_heatmap, normalise
 from medvision_app.explanation.overlay import COLORMAPS, apply_colormap, overlay_heatmap, save_overlay_png
 
+# Grad-CAM needs torch, the attention maps scikit-image's resize (2 s of
+# imports together on a busy machine): both wait for their first use.
 _LAZY = {name: "medvision_app.explanation.gradcam"
          for name in ("GradCamExplainer", "find_target_layer", "grad_cam", "gradcam_explainer")}
+_LAZY.update({name: "medvision_app.explanation.attention" for name in ("attention_heatmap", "normalise")})
 
 __all__ = [
     "COLORMAPS",

@@ -103,12 +103,13 @@ def _leave_when_shown(app: QApplication, window, limit_ms: int, *, opening: bool
     def first_image(_path) -> None:
         times.setdefault("first_image", time.time())
 
-    times: dict = {}
+    times: dict = {"window_shown": time.time()}
 
     timer = QTimer(window)
     timer.setSingleShot(True)
     timer.timeout.connect(lambda: leave(reason=f"limit of {limit_ms} ms reached" if opening else "nothing to open"))
     if opening:
+        window.browser.scanFinished.connect(lambda _index: times.setdefault("scanned", time.time()))
         window.grid.imageShown.connect(first_image)
         window.grid.allShown.connect(leave)
         window.browser.scanFailed.connect(leave)  # the failure is on screen, as a notification
