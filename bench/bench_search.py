@@ -19,7 +19,8 @@ PyTorch's CPU threads, so that two searches can share the two cores.
 from scratch (the paper) and inheriting, each for
 ``MEDVISION_BENCH_SEARCH_INHERIT_BUDGET`` seconds (smoke 240, full 1800),
 and reports candidates trained per hour (and children per hour, leaving out
-the initial model both arms train alike). ``executors`` runs one small search
+the initial model both arms train alike); ``MEDVISION_BENCH_SEARCH_INHERIT_LIMIT``
+sets the training images (smoke 500, full 3000). ``executors`` runs one small search
 (two workers, fixed work) on the process pool and on a local Ray instance
 and reports both wall times, start-up included (the issue's goal: Ray at
 most 1.1x).
@@ -264,7 +265,8 @@ def run() -> dict:
     if not only or "inheritance" in only:
         budget = float(os.environ.get("MEDVISION_BENCH_SEARCH_INHERIT_BUDGET", 1800 if mode == "full" else 240))
         print(f"-- inheritance ({budget:.0f} s per search)", flush=True)
-        results["inheritance"] = _inheritance(out, budget, 3000 if mode == "full" else 500)
+        limit = int(os.environ.get("MEDVISION_BENCH_SEARCH_INHERIT_LIMIT", 3000 if mode == "full" else 500))
+        results["inheritance"] = _inheritance(out, budget, limit)
     if not only or "executors" in only:
         print("-- executors", flush=True)
         results["executors"] = _executors(out)

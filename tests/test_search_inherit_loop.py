@@ -31,9 +31,12 @@ class Scripted:
         self.tasks.append(task)
         epochs = task.max_epochs or task.settings.max_epochs
         acc = self.score(task.candidate_id, epochs)
+        discarded = task.discard_below is not None and self.score(task.candidate_id, 1) < task.discard_below
+        if discarded:  # the engine stops it after its first epoch
+            epochs, acc = 1, self.score(task.candidate_id, 1)
         return CandidateResult(acc, 1 - acc, epochs, 0.1, weights=f"w{task.candidate_id}".encode(),
                                state=f"s{task.candidate_id}".encode() if task.keep_state else None,
-                               discarded=task.discard_below is not None and epochs == 1 and acc < task.discard_below,
+                               discarded=discarded,
                                preserved=True if task.inherit else None, inherited=0.9 if task.inherit else 0.0)
 
 
@@ -97,3 +100,19 @@ def test_discarded_children_do_not_continue_and_are_not_parents(tmp_path):
     assert not history["1-1"]["discarded"]
     it2_parents = {h["parent_id"] for h in history.values() if h["iteration"] == 2}
     assert it2_parents <= {"1-1"}
+
+
+def test_an_iteration_of_discarded_children_draws_again_from_the_same_parents(tmp_path):
+    # iteration 1's children all trail 0-0 after one epoch; iteration 2's child 2-1 beats it
+    scores = {"0-0": 0.9, "2-1": 0.95}
+    state, fake, _ = _run(tmp_path, lambda cid, e: scores.get(cid, 0.5), max_iterations=2, successive_halving=False)
+    assert state["iterations"][1].get("all_discarded") and state["stop_reason"] == "iteration budget"
+    assert {t.parent_id for t in fake.tasks if t.iteration == 2} == {"0-0"}
+    assert state["result_id"] == "2-1"
+
+
+def test_the_search_ends_after_three_iterations_of_discarded_children(tmp_path):
+    state, _, _ = _run(tmp_path, lambda cid, e: 0.9 if cid == "0-0" else 0.5, max_iterations=0,
+                       successive_halving=False)
+    assert state["stop_reason"] == "every child discarded in 3 iterations"
+    assert state["iteration"] == 3 and state["result_id"] == "0-0"

@@ -113,21 +113,40 @@ def _most_accurate(recs: list[dict]) -> dict:
     return max(recs, key=lambda r: (r["val_accuracy"], -r["params"]))
 
 
+# Iterations in a row whose every child was discarded before the search gives up.
+DISCARDED_ITERATIONS = 3
+
+
 def _close_iteration(state: dict, emit: Emit) -> Optional[str]:
     """Select the next parents; return a stop reason when the accuracy fell.
 
     Children stopped early (discarded, halted) are chosen only when no child
-    of the iteration trained to its end.
+    of the iteration trained to its end. An iteration whose every child was
+    discarded after one epoch compared nothing trained with its parents: the
+    parents stay and new children are drawn, up to ``DISCARDED_ITERATIONS``
+    such iterations in a row.
     """
     it = state["iteration"]
     recs = _finished_in(state, it)
-    recs = [r for r in recs if not (r.get("discarded") or r.get("halted"))] or recs
+    trained = [r for r in recs if not (r.get("discarded") or r.get("halted"))]
+    all_discarded = not trained and all(r.get("discarded") for r in recs)
+    recs = trained or recs
     best = _most_accurate(recs)
     smallest = min(recs, key=lambda r: (r["params"], -r["val_accuracy"]))
     entry = {"iteration": it, "best_id": best["id"], "best_accuracy": best["val_accuracy"],
              "smallest_id": smallest["id"], "smallest_params": smallest["params"]}
+    compared = [e for e in state["iterations"] if not e.get("all_discarded")]
     reason = None
-    if state["iterations"] and best["val_accuracy"] < state["iterations"][-1]["best_accuracy"]:
+    if all_discarded:
+        entry["all_discarded"] = True
+        streak = 1
+        for e in reversed(state["iterations"]):
+            if not e.get("all_discarded"):
+                break
+            streak += 1
+        if streak >= DISCARDED_ITERATIONS:
+            reason = f"every child discarded in {streak} iterations"
+    elif compared and best["val_accuracy"] < compared[-1]["best_accuracy"]:
         reason = "accuracy fell"
     else:
         state["result_id"] = best["id"]

@@ -129,7 +129,8 @@ def train_candidate(task: CandidateTask, data: SearchData, emit: Emit = ignore, 
     s = task.settings
     model, preserved, inherited = _model(task, data)
     settings = TrainSettings(
-        epochs=task.max_epochs or s.max_epochs, batch_size=s.batch_size, lr=s.lr, optimizer="adam",
+        epochs=task.max_epochs or s.max_epochs, batch_size=s.batch_size, lr=s.inherited_lr if preserved is not None
+        else s.lr, optimizer="adam",
         betas=(s.beta1, s.beta2), eps=s.eps, weight_decay=s.weight_decay, seed=task.seed, device=task.device,
         deterministic=False, early_stopping=EarlyStoppingConfig(enabled=True, monitor="val_loss", patience=s.patience),
     )

@@ -26,6 +26,8 @@ class CandidateTraining:
     patience: int = option(2, help="Early stopping on the validation loss.", range=(1, None), unit="epochs")
     max_epochs: int = option(10, help="Most epochs a child trains.", range=(1, None), unit="epochs")
     batch_size: int = option(64, help="Images per step.", range=(1, 65_536), unit="images")
+    inherited_lr: float = option(0.001, help="Adam learning rate of a child that starts from its parent's "
+                                 "weights (search.inherit).", range=(1e-12, 10.0))
     inherited_max_epochs: int = option(2, help="Most epochs of a child that starts from its parent's weights "
                                        "(search.inherit).", range=(1, None), unit="epochs")
 
