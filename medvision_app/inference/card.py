@@ -82,6 +82,14 @@ class ModelCard:
     heatmap: str = ""  # HEATMAP_*; "" on cards written before the field existed
     heatmap_note: str = ""
     limitations: list[str] = field(default_factory=list)
+    # Operating point and calibration, fitted on the validation split (issue 16).
+    # threshold: the first class is reported when its probability is at or above
+    # it (two-class models; None: the most probable class). temperature: predict
+    # divides the graph's logits by it (softmax(log p / T)). tta: the flips the
+    # graph averages its logits over ("none", "hflip", "hvflip").
+    threshold: Optional[float] = None
+    temperature: float = 1.0
+    tta: str = "none"
     created: str = ""
     medvision_version: str = __version__
     graph_sha256: str = ""
@@ -98,6 +106,12 @@ class ModelCard:
         if len(self.input_mean) != len(self.input_std) or any(v <= 0 for v in self.input_std):
             raise ValueError(f"input_mean {self.input_mean} and input_std {self.input_std} must have the same "
                              "length and a positive std")
+        if self.threshold is not None and (len(self.classes) != 2 or not 0.0 <= self.threshold <= 1.0):
+            raise ValueError(f"threshold {self.threshold!r} needs two classes and a value within [0, 1]")
+        if not (isinstance(self.temperature, (int, float)) and 0.01 <= self.temperature <= 100.0):
+            raise ValueError(f"temperature {self.temperature!r} must be within [0.01, 100]")
+        if self.tta not in ("none", "hflip", "hvflip"):
+            raise ValueError(f"tta {self.tta!r} must be none, hflip or hvflip")
         if not self.created:
             self.created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 

@@ -55,12 +55,14 @@ class _ProbabilityGraph(nn.Module):
     """What is exported: the network plus softmax, attention maps or class activation maps second."""
 
     def __init__(self, net: nn.Module, with_metadata: bool, with_attention: bool,
-                 cam: Optional[nn.Module] = None) -> None:
+                 cam: Optional[nn.Module] = None, flips: tuple = ((),)) -> None:
         super().__init__()
         self.net = net
         self.with_metadata = with_metadata
         self.with_attention = with_attention
         self.cam = cam
+        # test-time augmentation (card.tta): logits averaged over these torch.flip dims; maps of the unflipped view
+        self.flips = tuple(tuple(d) for d in flips)
 
     def _logits_and_cam(self, image, metadata):
         # MedVisionNet.forward_with_attention, keeping the feature maps for the CAM.
@@ -81,7 +83,15 @@ class _ProbabilityGraph(nn.Module):
 
     def forward(self, image: torch.Tensor, metadata: Optional[torch.Tensor] = None):
         logits, maps = self._logits_and_maps(image, metadata)
-        probs = torch.softmax(logits.float(), dim=1)
+        logits = logits.float()
+        for dims in self.flips:
+            if dims:
+                logits = logits + self._logits_and_maps(torch.flip(image, dims), metadata)[0].float()
+        if len(self.flips) > 1:
+            logits = logits / len(self.flips)
+        if logits.shape[1] == 1:  # one BCE logit: the two-class softmax of [0, z]
+            logits = torch.cat([torch.zeros_like(logits), logits], dim=1)
+        probs = torch.softmax(logits, dim=1)
         if self.with_attention or self.cam is not None:
             return probs, maps
         return probs
@@ -225,7 +235,9 @@ def export_module(
                                   f"{'has' if with_attention else 'has no'} Soft-Attention")
         cam, heatmap, note = _cam_for(net, with_attention)
         card = dataclasses.replace(card, heatmap=heatmap, heatmap_note=note)
-        graph = _ProbabilityGraph(net, meta is not None, with_attention, cam)
+        from medvision_app.evaluation.settings import tta_flips
+
+        graph = _ProbabilityGraph(net, meta is not None, with_attention, cam, tta_flips(card.tta))
         # With torch 2.14 the TorchScript exporter alters a BatchNorm network's
         # parameters in place (its PyTorch outputs change after the export):
         # export a copy so the check and the caller keep the untouched network.

@@ -173,7 +173,10 @@ def preprocess(display: np.ndarray, card: ModelCard, pipeline=None):
 
 def predict_batch(tensors: np.ndarray, model: LoadedModel, *, metadata: Optional[np.ndarray] = None,
                   attention: bool = False) -> dict[str, np.ndarray]:
-    """Probabilities (and attention maps) of a batch of preprocessed inputs ``(N, C, H, W)``."""
+    """Probabilities (and attention maps) of a batch of preprocessed inputs ``(N, C, H, W)``.
+
+    The probabilities are calibrated with the card's ``temperature``.
+    """
     feeds = {IMAGE_INPUT: np.ascontiguousarray(tensors, dtype=np.float32)}
     if model.card.metadata_features:
         if metadata is None:
@@ -185,7 +188,14 @@ def predict_batch(tensors: np.ndarray, model: LoadedModel, *, metadata: Optional
         feeds[METADATA_INPUT] = meta
     wanted = [PROBS_OUTPUT] + ([ATTENTION_OUTPUT] if attention and model.has_attention else [])
     wanted += [CAM_OUTPUT] if attention and model.has_cam else []
-    return model.session.run(feeds, wanted)
+    outputs = model.session.run(feeds, wanted)
+    temperature = float(getattr(model.card, "temperature", 1.0) or 1.0)
+    if temperature != 1.0:
+        # the card's calibration, fitted on the validation split: softmax(z / T) from the graph's softmax(z)
+        from medvision_app.evaluation.temperature import scale_probabilities
+
+        outputs[PROBS_OUTPUT] = scale_probabilities(outputs[PROBS_OUTPUT], temperature).astype(np.float32)
+    return outputs
 
 
 def _open(image: ImageLike):

@@ -82,7 +82,41 @@ def _metrics(run_dir: Path) -> tuple[dict[str, MetricValue], str]:
             continue
         bounds = ci.get(name) or {}
         out[name] = MetricValue(float(value), bounds.get("low"), bounds.get("high"))
+    out.update(_calibration_metrics(report))
     return out, f"{report.get('split', 'test')} split, n = {report.get('n_samples', '?')}"
+
+
+def _calibration_metrics(report: dict) -> dict[str, MetricValue]:
+    """ECE after temperature scaling and the figures at the operating threshold, when the run has them."""
+    out = {}
+    ece = (report.get("calibration") or {}).get("ece_after")
+    if isinstance(ece, (int, float)):
+        out["ece"] = MetricValue(float(ece))
+    test = (report.get("operating_threshold") or {}).get("test") or {}
+    for name in ("accuracy", "balanced_accuracy", "sensitivity", "specificity"):
+        value = test.get(name)
+        if isinstance(value, (int, float)):
+            bounds = (test.get("ci") or {}).get(name) or {}
+            out[f"{name}_at_threshold"] = MetricValue(float(value), bounds.get("low"), bounds.get("high"))
+    return out
+
+
+def _operating_facts(run_dir: Path, config, n_classes: int) -> dict:
+    """The card's ``threshold``, ``temperature`` and ``tta`` from the run (eval.json, operating_point.json)."""
+    from medvision_app.evaluation.threshold_store import load_threshold
+
+    facts: dict = {"tta": config.eval.tta}
+    try:
+        report = json.loads((run_dir / "eval.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        report = {}
+    temperature = ((report.get("calibration") or {}) if isinstance(report, dict) else {}).get("temperature")
+    if isinstance(temperature, (int, float)) and temperature > 0:
+        facts["temperature"] = float(temperature)
+    threshold = load_threshold(run_dir)  # the chosen one, or the one saved from the dashboard
+    if threshold is not None and n_classes == 2:
+        facts["threshold"] = threshold
+    return facts
 
 
 def _check_samples(config, card: ModelCard):
@@ -216,6 +250,7 @@ def export_run(
         metadata_features=encoding.n_features if encoding is not None else 0,
         metadata_encoding=to_dict(encoding) if encoding is not None else {},
         metrics=metrics,
+        **_operating_facts(run_dir, config, len(config.run.classes)),
         limitations=list(limitations or []) + ([f"Metrics measured on the {evaluated_on}."] if evaluated_on else []),
     )
     if cancel is not None:

@@ -8,6 +8,7 @@ from typing import Optional
 from medvision_app.augmentation import AugmentationConfig
 from medvision_app.data.config import DataConfig
 from medvision_app.data.metadata import MetadataEncoding
+from medvision_app.evaluation.settings import EvalSettings
 from medvision_app.networks.config import ModelConfig
 from medvision_app.preprocessing import PipelineConfig
 from medvision_app.training.settings import TrainSettings
@@ -48,5 +49,6 @@ class TrainConfig:
     train: TrainSettings = field(default_factory=TrainSettings)
     preprocessing: PipelineConfig = field(default_factory=PipelineConfig)
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
+    eval: EvalSettings = field(default_factory=EvalSettings)
     description: str = ""
     run: RunFacts = field(default_factory=RunFacts)

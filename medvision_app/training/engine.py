@@ -145,7 +145,8 @@ class Trainer:
         self.cancel = cancel or CancelToken()
         labels = train_data.labels.numpy() if isinstance(train_data.labels, torch.Tensor) else np.asarray(train_data.labels)
         num_classes = num_classes or getattr(model, "num_classes", None) or int(labels.max()) + 1
-        self.criterion = (loss or build_loss(self.settings.loss, labels, int(num_classes))).to(self.device)
+        self.criterion = (loss or build_loss(self.settings.loss, labels, int(num_classes),
+                                             label_smoothing=self.settings.label_smoothing)).to(self.device)
         self.optimizer = build_optimizer(self.model, self.settings)
         self.scheduler = build_plateau(self.optimizer, self.settings)
         cuda = self.device.type == "cuda"
@@ -173,6 +174,11 @@ class Trainer:
         es = self.settings.early_stopping
         if self.run_dir is not None:
             self.attach(MetricsLogger(Path(self.run_dir) / "metrics.jsonl"))
+        if self.settings.schedule == "cosine":
+            from medvision_app.training.schedules import CosineSchedule
+
+            lr = self.settings.lr
+            self.attach(CosineSchedule(lr, lr * self.settings.lr_min_factor, self.settings.epochs))
         if es.enabled:
             self.attach(EarlyStopping(es.monitor, es.patience, es.min_delta))
         if self.run_dir is not None:
@@ -277,7 +283,7 @@ class Trainer:
         return batches
 
     def _train_epoch(self, epoch: int) -> float:
-        model, optimizer, criterion, data = self.model, self.optimizer, self.criterion, self.train_data
+        model, optimizer, data = self.model, self.optimizer, self.train_data
         model.train()
         batches = self._batches(len(data), self.settings.batch_size, shuffle=True)
         every = self.settings.progress_every
@@ -289,7 +295,7 @@ class Trainer:
             x, y, meta = self._to_device(*data.batch(index, epoch))
             optimizer.zero_grad(set_to_none=True)
             with self._autocast():
-                loss = criterion(self._forward(x, meta), y)
+                loss = self._loss(x, y, meta, epoch, b)
             if self.scaler is not None:
                 self.scaler.scale(loss).backward()
                 self.scaler.step(optimizer)
@@ -305,6 +311,16 @@ class Trainer:
                     raise TrainingError(f"the training loss became {mean} in epoch {epoch}, batch {b}")
                 self.fire(BatchProgress(epoch, b, len(batches), mean))
         return float(total) / seen
+
+    def _loss(self, x: torch.Tensor, y: torch.Tensor, meta: Optional[torch.Tensor], epoch: int,
+              batch: int) -> torch.Tensor:
+        alpha = self.settings.mixup_alpha
+        if alpha <= 0:
+            return self.criterion(self._forward(x, meta), y)
+        from medvision_app.training.regularisation import mixed_loss, mixup
+
+        mix = mixup(x, y, meta, alpha, seed=self.settings.seed, epoch=epoch, batch=batch)
+        return mixed_loss(self.criterion, self._forward(mix.x, mix.metadata), y, mix)
 
     @torch.no_grad()
     def predict(self, data: Any) -> tuple[np.ndarray, np.ndarray, float]:

@@ -40,14 +40,18 @@ class BinaryCrossEntropy(nn.Module):
         return F.binary_cross_entropy_with_logits(logits, onehot)
 
 
-def build_loss(name: str, train_labels: np.ndarray, num_classes: int) -> nn.Module:
-    """The loss module for ``name`` (``ce``, ``weighted_ce``, ``bce``)."""
+def build_loss(name: str, train_labels: np.ndarray, num_classes: int, *, label_smoothing: float = 0.0) -> nn.Module:
+    """The loss module for ``name`` (``ce``, ``weighted_ce``, ``bce``), targets smoothed by ``label_smoothing``."""
     if name == "ce":
-        return nn.CrossEntropyLoss()
+        return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     if name == "weighted_ce":
         weights = torch.as_tensor(class_weights(train_labels, num_classes), dtype=torch.float32)
-        return nn.CrossEntropyLoss(weight=weights)
+        return nn.CrossEntropyLoss(weight=weights, label_smoothing=label_smoothing)
     if name == "bce":
+        if label_smoothing > 0:
+            from medvision_app.training.regularisation import SmoothedBinaryCrossEntropy
+
+            return SmoothedBinaryCrossEntropy(label_smoothing)
         return BinaryCrossEntropy()
     raise TrainingError(f"unknown loss {name!r}")
 

@@ -302,22 +302,42 @@ def predict_dataset(model: torch.nn.Module, dataset, device: torch.device, batch
 
 def _evaluate(config: TrainConfig, prepared: PreparedData, model: torch.nn.Module, run_dir: Path, split: str,
               *, emit: Emit = ignore) -> dict:
+    from medvision_app.training.finish import calibrate, predict_logits, reestimate_best, write_operating_point
+
     dataset = prepared.datasets.get(split)
     if dataset is None or len(dataset) == 0:
         split = "val"
         dataset = prepared.datasets.get("val")
     if dataset is None or len(dataset) == 0:
         return {}
-    _load_weights(model, run_dir, emit)
     device = resolve_device(config.train.device)
+    batch = config.train.eval_batch_size or 128
+    train = prepared.datasets.get("train")
     with cpu_threads(config.train.cpu_threads):
-        probs = predict_dataset(model, dataset, device, config.train.eval_batch_size or 128)
+        if config.train.bn_reestimate and train is not None and len(train):
+            reestimate_best(model, train, run_dir / CHECKPOINT_DIR, device, batch)
+        _load_weights(model, run_dir, emit)
+        tta = config.eval.tta
+        logits = predict_logits(model, dataset, device, tta=tta, batch_size=batch)
+        val = prepared.datasets.get("val")
+        needs_val = config.eval.temperature_scaling or config.eval.threshold.method != "none"
+        val_fit = None
+        if needs_val and val is not None and len(val) and split != "val":
+            val_fit = (predict_logits(model, val, device, tta=tta, batch_size=batch), val.labels.numpy())
+        elif needs_val and split == "val":
+            val_fit = (logits, dataset.labels.numpy())
     labels = dataset.labels.numpy()
+    try:
+        probs, extra = calibrate(config, prepared.class_names, val_fit, (logits, labels))
+    except ValueError as exc:
+        raise TrainingError(f"{run_dir}: {exc}") from None
     report = evaluate(labels, probs, prepared.class_names, seed=config.train.seed)
+    report.update(extra)
     report["split"] = split
     report["evaluated_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     write_eval(run_dir / "eval.json", report)
     write_predictions(run_dir / "predictions.csv", dataset.ids, labels, probs, prepared.class_names)
+    write_operating_point(run_dir, extra, prepared.class_names)
     return report
 
 
@@ -329,8 +349,8 @@ def evaluate_run(run_dir: Path, split: str = "test", *, emit: Emit = ignore, can
     with _run_folder(run_dir, create=False):
         config = load_config(TrainConfig, run_dir / CONFIG_NAME)
         models: list = []
-        prepared = _prepare(config, Path(config.data.path), (split,), emit=emit, cancel=cancel,
-                            encoding=config.run.metadata_encoding, models=models)
+        prepared = _prepare(config, Path(config.data.path), _evaluation_splits(config, split), emit=emit,
+                            cancel=cancel, encoding=config.run.metadata_encoding, models=models)
         _check_same_data(config, prepared)
         if len(prepared.datasets[split]) == 0:
             raise TrainingError(f"{run_dir}: the {split} split is empty")
@@ -338,3 +358,13 @@ def evaluate_run(run_dir: Path, split: str = "test", *, emit: Emit = ignore, can
         for ds in prepared.datasets.values():
             ds.set_normalization(config.run.input_mean or None, config.run.input_std or None)
         return _evaluate(config, prepared, model, run_dir, split, emit=emit)
+
+
+def _evaluation_splits(config: TrainConfig, split: str) -> tuple[str, ...]:
+    """``split``, with validation for calibration and training for batch-norm re-estimation."""
+    wanted = {split}
+    if config.eval.temperature_scaling or config.eval.threshold.method != "none":
+        wanted.add("val")
+    if config.train.bn_reestimate:
+        wanted.add("train")
+    return tuple(s for s in SPLITS if s in wanted)

@@ -32,12 +32,15 @@ class CosineSchedule:
 
     def attach(self, engine) -> None:
         self.engine = engine
+        # Groups keep their ratio to lr_max (new layers learning faster stay faster);
+        # read at attach, before any step or checkpoint has changed the rates.
+        self.ratios = [group["lr"] / self.lr_max for group in engine.optimizer.param_groups]
         engine.on(RunStarted, lambda event: self._set(event.start_epoch))
         engine.on(EpochFinished, lambda event: self._set(event.epoch))
 
     def _set(self, completed: int) -> None:
-        for group in self.engine.optimizer.param_groups:
-            group["lr"] = self.lr(completed)
+        for group, ratio in zip(self.engine.optimizer.param_groups, self.ratios, strict=True):
+            group["lr"] = self.lr(completed) * ratio
 
 
 class BestWeights:

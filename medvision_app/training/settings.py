@@ -10,6 +10,7 @@ from medvision_app.utils.config_schema import option
 Optimizer = Literal["adam", "sgdm"]
 Loss = Literal["ce", "weighted_ce", "bce"]
 Device = Literal["auto", "cpu", "cuda"]
+Schedule = Literal["constant", "cosine"]
 # The epoch metrics the engine writes (engine._validate, summary_metrics); a
 # name outside them used to fall back to train_loss without a word.
 Monitor = Literal["val_loss", "val_accuracy", "val_balanced_accuracy", "val_auc", "train_loss"]
@@ -95,8 +96,21 @@ class TrainSettings:
     early_stopping: EarlyStoppingConfig = option(help="When to stop before the last epoch.",
                                                  default_factory=EarlyStoppingConfig)
     plateau: PlateauConfig = option(help="When to lower the learning rate.", default_factory=PlateauConfig)
+    # Issue 16's regularisers and schedule (medvision_app/training/regularisation.py, schedules.py).
+    schedule: Schedule = option("constant", help="constant (with the plateau rule, if enabled) or cosine: the "
+                                "rate decays from lr to lr x lr_min_factor over the epochs.")
+    lr_min_factor: float = option(0.01, help="Cosine schedule: the last epoch's rate as a fraction of lr.",
+                                  range=(0.0, 1.0))
+    label_smoothing: float = option(0.0, help="Share of each target spread over the other classes (0: off).",
+                                    range=(0.0, 0.5))
+    mixup_alpha: float = option(0.0, help="Mixup: images and targets blended with Beta(alpha, alpha) weights "
+                                "(0: off; 0.2-0.4 usual).", range=(0.0, 10.0))
+    bn_reestimate: bool = option(False, help="After training, recompute the batch-norm statistics of the best "
+                                 "weights on the training images (no augmentation) before evaluation and export.")
 
     def __post_init__(self) -> None:
+        if self.schedule == "cosine" and self.plateau.enabled:
+            raise ValueError("schedule 'cosine' and plateau.enabled both set the learning rate; choose one")
         if not self.lr > 0:
             raise ValueError(f"lr must be above 0, got {self.lr}")
         if not self.eps > 0:
