@@ -70,3 +70,19 @@ def test_example_configs_load(name):
     cfg = load_config(SearchConfig, Path(__file__).resolve().parents[1] / "examples" / "configs" / f"{name}.toml")
     assert cfg.method in name.replace("_", "-")
     assert cfg.data
+
+
+def test_cli_executor_and_address_reach_the_config(tmp_path):
+    import argparse
+
+    from medvision_app.cli.search_cmds import _config, register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    (tmp_path / "d.npz").write_bytes(b"")
+    args = parser.parse_args(["search", "--method", "bbnas", "--data", str(tmp_path / "d.npz"),
+                              "--address", "10.0.0.5:6379", "--set", "ray.gpus_per_candidate=0.25"])
+    cfg = _config(args)
+    assert cfg.executor == "ray" and cfg.ray.address == "10.0.0.5:6379" and cfg.ray.gpus_per_candidate == 0.25
+    args = parser.parse_args(["search", "--method", "bbnas", "--data", str(tmp_path / "d.npz"), "--executor", "process"])
+    assert _config(args).executor == "process"

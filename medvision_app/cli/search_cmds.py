@@ -99,6 +99,7 @@ def _config(args: argparse.Namespace):
         data["executor"] = args.executor
     if args.address:
         data.setdefault("ray", {})["address"] = args.address
+        data["executor"] = args.executor or "ray"  # an address names a Ray cluster
     data = apply_overrides(data, args.overrides)
     cfg = from_dict(SearchConfig, data, where=str(args.config or "search"))
     if not cfg.data:
@@ -130,8 +131,8 @@ def _search(args: argparse.Namespace) -> int:
                                "--executor, --address")
             out = args.resume
             overrides = {"budget_seconds": parse_duration(args.budget) if args.budget else None,
-                         "max_iterations": args.max_iterations, "workers": args.workers, "executor": args.executor,
-                         "ray_address": args.address}
+                         "max_iterations": args.max_iterations, "workers": args.workers,
+                         "executor": args.executor or ("ray" if args.address else None), "ray_address": args.address}
             config = load_state(out).get("config", {})
             spec = JobSpec("search", config, str(out), resume=True,
                            overrides={k: v for k, v in overrides.items() if v is not None})
