@@ -279,14 +279,18 @@ class JobMonitor(QWidget):
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(record.run_dir)))
 
     def evaluate_selected(self) -> None:
+        """The evaluation dashboard of the run (or search) folder; without one, an evaluate job."""
         record = self.selected()
         if record is None:
             return
-        run = target_run(record)
         opener = _dashboard_opener()
         if opener is not None:
-            opener(run, self)
-            return
+            try:
+                self.dashboard = opener(self.window(), record.run_dir)
+                return
+            except Exception as exc:  # noqa: BLE001 - a folder the dashboard cannot read is evaluated instead
+                self.info.setText(f"The dashboard cannot show {record.run_dir} ({exc}); evaluating it")
+        run = target_run(record)
         self.submit(JobSpec("evaluate", {"split": "test"}, str(run), name=f"evaluate {run.name}"))
 
     def export_selected(self) -> None:
@@ -327,9 +331,9 @@ class JobMonitor(QWidget):
 
 
 def _dashboard_opener():
-    """The evaluation dashboard's entry point when that module is installed (another issue builds it)."""
+    """The evaluation dashboard's entry point (gui/dashboard.py), or None where it is not installed."""
     try:
-        from medvision_app.gui import dashboard  # type: ignore[attr-defined]
+        from medvision_app.gui.dashboard import open_dashboard
     except ImportError:
         return None
-    return getattr(dashboard, "open_for_run", None)
+    return open_dashboard

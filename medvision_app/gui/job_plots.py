@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtWidgets import QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget
 
 from medvision_app.jobs.track import JobTrack, Series, format_seconds
 
@@ -34,29 +35,37 @@ class _Bound:
         self.item.setData([], [])
 
 
-class TrainingPlots(pg.GraphicsLayoutWidget):
-    """Loss (batch loss, epoch train and validation loss) over epochs, and the monitored metric."""
+class TrainingPlots(QWidget):
+    """Loss (batch loss, epoch train and validation loss) over epochs, and the monitored metric.
+
+    The plots are ``loss_plot`` and ``metric_plot``: an attribute named
+    ``metric`` shadows QPaintDevice.metric(), which Qt then calls as a
+    Python override, and crashes.
+    """
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.loss = self.addPlot(row=0, col=0, title="Loss")
-        self.loss.addLegend(offset=(-10, 10))
-        self.loss.setLabel("bottom", "epoch")
-        self.metric = self.addPlot(row=1, col=0, title="Validation metric")
-        self.metric.setLabel("bottom", "epoch")
-        self.metric.addLegend(offset=(-10, 10))
+        self.loss_widget, self.metric_widget = pg.PlotWidget(title="Loss"), pg.PlotWidget(title="Validation metric")
+        self.loss_plot, self.metric_plot = self.loss_widget.getPlotItem(), self.metric_widget.getPlotItem()
+        for plot in (self.loss_plot, self.metric_plot):
+            plot.setLabel("bottom", "epoch")
+            plot.addLegend(offset=(-10, 10))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.loss_widget, 3)
+        layout.addWidget(self.metric_widget, 2)
         self.bound = [
-            _Bound(_curve(self.loss, "batch", "#7f8c8d", width=1.0), lambda t: t.batch_loss),
-            _Bound(_curve(self.loss, "train", "#3498db", symbol="o"), lambda t: t.train_loss),
-            _Bound(_curve(self.loss, "validation", "#e67e22", symbol="o"), lambda t: t.val_loss),
-            _Bound(_curve(self.metric, "validation", "#2ecc71", symbol="o"), lambda t: t.val_metric),
+            _Bound(_curve(self.loss_plot, "batch", "#7f8c8d", width=1.0), lambda t: t.batch_loss),
+            _Bound(_curve(self.loss_plot, "train", "#3498db", symbol="o"), lambda t: t.train_loss),
+            _Bound(_curve(self.loss_plot, "validation", "#e67e22", symbol="o"), lambda t: t.val_loss),
+            _Bound(_curve(self.metric_plot, "validation", "#2ecc71", symbol="o"), lambda t: t.val_metric),
         ]
 
     def show_track(self, track: JobTrack, *, fresh: bool) -> None:
         if fresh:
             for b in self.bound:
                 b.reset()
-            self.metric.setTitle(f"Validation metric ({track.monitor})")
+            self.metric_plot.setTitle(f"Validation metric ({track.monitor})")
         for b in self.bound:
             b.sync(track)
 
@@ -72,9 +81,9 @@ class SearchViews(QTabWidget):
         self.tree = self._table(("candidate", "transformation", "parameters", "val accuracy"))
         self.scatter_widget = pg.PlotWidget(title="Validation accuracy vs parameters")
         plot = self.scatter_widget.getPlotItem()
-        plot.setLabel("bottom", "parameters")
+        # Linear thousands: a ScatterPlotItem added to a log-x plot is not transformed, the front line is.
+        plot.setLabel("bottom", "parameters (thousands)")
         plot.setLabel("left", "validation accuracy")
-        plot.setLogMode(x=True, y=False)
         plot.addLegend(offset=(-10, 10))
         self.points = pg.ScatterPlotItem(size=8, brush=pg.mkBrush(52, 152, 219, 160), name="candidates")
         self.front = plot.plot([], [], pen=pg.mkPen("#e67e22", width=2), name="Pareto front")
@@ -85,8 +94,12 @@ class SearchViews(QTabWidget):
         self.reward_widget.getPlotItem().setLabel("bottom", "epoch")
         self.reward = _Bound(_curve(self.reward_widget.getPlotItem(), "mean reward", "#9b59b6", symbol="o"),
                              lambda t: t.reward)
-        self.addTab(self.table, "Candidates")
-        self.addTab(self.scatter_widget, "Pareto")
+        # The table and the scatter side by side: a candidate's row and its point are read together.
+        both = QSplitter(Qt.Orientation.Horizontal)
+        both.addWidget(self.table)
+        both.addWidget(self.scatter_widget)
+        both.setSizes([520, 480])
+        self.addTab(both, "Candidates and Pareto front")
         self.addTab(self.tree, "Tree")
         self.addTab(self.reward_widget, "Reward")
         self._shown = (-1, -1)
@@ -112,6 +125,7 @@ class SearchViews(QTabWidget):
         self._fill_table(track)
         self._fill_tree(track)
         params, acc, front, chosen = track.scatter()
+        params = params / 1e3
         self.points.setData(params, acc)
         self.front.setData(params[front], acc[front]) if len(front) else self.front.setData([], [])
         self.chosen.setData(params[[chosen]], acc[[chosen]]) if chosen >= 0 else self.chosen.setData([], [])
@@ -136,26 +150,30 @@ class SearchViews(QTabWidget):
 
 
 class JobViews(QWidget):
-    """The selected job's plots: training curves for a training, search views (and the final retraining) for a search."""
+    """The selected job's plots: training curves for a training, the search views for a search.
+
+    One of the two is shown, by the job's kind.
+    """
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.tabs = QTabWidget()
         self.training = TrainingPlots()
         self.search = SearchViews()
-        self.tabs.addTab(self.training, "Curves")
-        self.tabs.addTab(self.search, "Search")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.tabs)
+        layout.addWidget(self.training)
+        layout.addWidget(self.search)
+        self.search.hide()
         self._track = None
+        self.kind = "train"
 
     def show_track(self, track: JobTrack, kind: str) -> None:
         fresh = track is not self._track
         if fresh:
             self._track = track
-            self.tabs.setTabEnabled(1, kind == "search")
-            self.tabs.setCurrentIndex(1 if kind == "search" else 0)
+            self.kind = kind
+            self.training.setVisible(kind != "search")
+            self.search.setVisible(kind == "search")
         self.training.show_track(track, fresh=fresh)
         if kind == "search":
             self.search.show_track(track, fresh=fresh)

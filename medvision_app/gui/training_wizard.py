@@ -10,9 +10,11 @@ the job monitor runs it.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Optional
 
+import tomllib
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -48,6 +50,16 @@ def toml_text(kind: str, config) -> str:
     if kind == "train":
         data.pop("run", None)  # the run's facts are the run's to write
     return dumps(data, "toml")
+
+
+def _top_level_keys(path: Path) -> set:
+    """The top-level keys of a TOML or JSON file (empty when it does not parse: loading it says why)."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except ValueError:
+        return set()
+    return set(data) if isinstance(data, dict) else set()
 
 
 class TaskPage(QWizardPage):
@@ -119,9 +131,7 @@ class TaskPage(QWizardPage):
         path = Path(text.strip())
         try:
             # A search config names its method; anything else is read as a training config.
-            raw = path.read_text(encoding="utf-8")
-            kind = "search" if any(line.strip().startswith(("method", '"method"')) for line in raw.splitlines()) \
-                else "train"
+            kind = "search" if "method" in _top_level_keys(path) else "train"
             config = load_config(SearchConfig if kind == "search" else TrainConfig, path)
         except (OSError, ConfigError) as exc:
             reason = exc if isinstance(exc, ConfigError) else f"{path}: cannot read: {exc.strerror or exc}"

@@ -65,10 +65,13 @@ class JobProcess:
 
     def _read(self) -> None:
         assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            event = _parse(line)
-            if event is not None:
-                self._events.put(event)
+        try:
+            for line in self.popen.stdout:
+                event = _parse(line)
+                if event is not None:
+                    self._events.put(event)
+        except (ValueError, OSError):
+            pass  # detach() closed the pipe: the job goes on without us
         self.popen.wait()
         self._stderr.close()
 
