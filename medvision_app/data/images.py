@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+from PIL import Image
 
 
 def to_model_input(image: np.ndarray, size: int, channels: int) -> np.ndarray:
@@ -40,7 +39,15 @@ def to_model_input(image: np.ndarray, size: int, channels: int) -> np.ndarray:
     elif arr.shape[0] == 1 and channels == 3:
         arr = np.repeat(arr, 3, axis=0)
     if arr.shape[1:] != (size, size):
-        t = torch.from_numpy(np.ascontiguousarray(arr))[None]
-        antialias = arr.shape[1] > size or arr.shape[2] > size
-        arr = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=antialias)[0].numpy()
+        arr = np.stack([_resize_bilinear(channel, size) for channel in arr])
     return np.clip(np.rint(arr * 255.0), 0, 255).astype(np.uint8)
+
+
+def _resize_bilinear(channel: np.ndarray, size: int) -> np.ndarray:
+    # Pillow's bilinear filter on 32-bit float images widens its triangle with
+    # the reduction factor (antialiasing) and is plain half-pixel bilinear when
+    # enlarging: the same arithmetic as torch's interpolate(bilinear,
+    # antialias=True), which trained the shipped models, to 2e-6. Pillow keeps
+    # torch out of prediction, which must run on a reading station without it.
+    image = Image.fromarray(np.ascontiguousarray(channel, dtype=np.float32), mode="F")
+    return np.asarray(image.resize((size, size), Image.BILINEAR), dtype=np.float32)
