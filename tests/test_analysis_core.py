@@ -123,3 +123,16 @@ def _drain(gen):
             yield next(gen)
         except StopIteration:
             return
+
+
+def test_a_refused_model_fails_before_any_result(files, tmp_path):
+    from medvision_app.inference.analysis_pool import analyse_in_processes
+    from medvision_app.inference.errors import ModelError
+
+    png, _, _ = files
+    data = bytearray(DEMO.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    tampered = tmp_path / "tampered.onnx"
+    tampered.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="tampered.onnx"):
+        next(analyse_in_processes([png], tampered, use_store=False))

@@ -1,22 +1,25 @@
-"""Where a model looked: Soft-Attention maps, Grad-CAM / Grad-CAM++, overlays.
+"""Where a model looked: Soft-Attention maps, class activation maps, Grad-CAM / Grad-CAM++, overlays.
 
-Pure numpy / PyTorch; no Qt. Heatmaps are float32 in [0, 1]. Grad-CAM (and
-with it torch) and the attention maps load on first use of one of their
-names: the workstation shows overlays and colour maps without importing them.
+Pure numpy / PyTorch; no Qt. Heatmaps are float32 in [0, 1].
+
+The PyTorch parts (Grad-CAM, the class-activation-map module used at export)
+load only when asked for: showing a heatmap must not import torch (importing
+it took 3 s on the GUI thread, at the first heatmap shown).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
+from medvision_app.explanation.attention import attention_heatmap, normalise
 from medvision_app.explanation.overlay import COLORMAPS, apply_colormap, overlay_heatmap, save_overlay_png
 
-# Grad-CAM needs torch, the attention maps scikit-image's resize (2 s of
-# imports together on a busy machine): both wait for their first use.
-_LAZY = {name: "medvision_app.explanation.gradcam"
-         for name in ("GradCamExplainer", "find_target_layer", "grad_cam", "gradcam_explainer")}
-_LAZY.update({name: "medvision_app.explanation.attention" for name in ("attention_heatmap", "normalise")})
+_TORCH_NAMES = {
+    "GradCamExplainer": "gradcam",
+    "find_target_layer": "gradcam",
+    "grad_cam": "gradcam",
+    "gradcam_explainer": "gradcam",
+}
 
 __all__ = [
     "COLORMAPS",
@@ -32,9 +35,8 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def __getattr__(name: str):
+    module = _TORCH_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

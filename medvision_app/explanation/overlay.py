@@ -122,8 +122,16 @@ def heatmap_rgba(heatmap: np.ndarray, colormap: str = "jet", *, threshold: float
     """
     if not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
+    if colormap not in COLORMAPS:
+        raise ValueError(f"unknown colormap {colormap!r}; choose one of {', '.join(COLORMAPS)}")
     heat = np.asarray(heatmap, dtype=np.float32)
+    if heat.ndim != 2:
+        raise ValueError(f"heatmap must be 2-D (H, W), got shape {heat.shape}")
+    # NaN compares false and fails the clip's purpose: zero it (as apply_colormap does), without its
+    # full nan_to_num pass, which held the GUI thread up to 40 ms on a busy machine.
+    clean = np.where(np.isnan(heat), np.float32(0), heat)
+    index = (np.clip(clean, 0.0, 1.0) * np.float32(255) + np.float32(0.5)).astype(np.uint8)
     out = np.empty(heat.shape + (4,), dtype=np.uint8)
-    out[..., :3] = apply_colormap(heat, colormap)
-    out[..., 3] = np.where(np.nan_to_num(heat) > threshold, 255, 0).astype(np.uint8)
+    out[..., :3] = _lut(colormap)[index]
+    out[..., 3] = np.where(clean > threshold, 255, 0).astype(np.uint8)
     return out

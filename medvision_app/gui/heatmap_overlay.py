@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QLabel
 
 # Long side of the grid the heatmap is registered onto: a CNN's map is at
 # most tens of cells wide, so finer grids only cost time.
-GRID_SIDE = 512
+GRID_SIDE = 256
 
 
 @dataclass(frozen=True)

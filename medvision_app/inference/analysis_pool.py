@@ -101,7 +101,12 @@ def _child_analyser(model_path: str, database: Optional[str]):
 
 
 def _child_prepare(model_path: str, database: Optional[str]) -> bool:
-    analyser = _child_analyser(model_path, database)
+    from medvision_app.inference.errors import ModelError
+
+    try:
+        analyser = _child_analyser(model_path, database)
+    except ModelError:
+        return False
     _warm_pipeline(analyser)
     time.sleep(0.3)  # hold this helper a moment so the next prepare lands on the other one
     return True
@@ -125,10 +130,27 @@ def _warm_pipeline(analyser) -> None:
 
 
 def _child_analyse(model_path: str, path: str, research_override: bool, provenance: str,
-                   database: Optional[str]) -> ImageResult:
-    analyser = _child_analyser(model_path, database)
+                   database: Optional[str]):
+    """An ImageResult, or ``("model-error", path, reason)`` for a refused model.
+
+    ModelError takes two constructor arguments and does not survive pickling; the parent rebuilds it.
+    """
+    from medvision_app.inference.errors import ModelError
+
+    try:
+        analyser = _child_analyser(model_path, database)
+    except ModelError as exc:
+        return ("model-error", str(exc.path), exc.reason)
     analyser.provenance, analyser.research_override = provenance, research_override
     return analyser.analyse_one(path)
+
+
+def _result(value) -> ImageResult:
+    from medvision_app.inference.errors import ModelError
+
+    if isinstance(value, tuple) and value and value[0] == "model-error":
+        raise ModelError(value[1], value[2])
+    return value
 
 
 def prepare_model(model_path: str | Path, *, use_store: bool = True) -> None:
@@ -143,7 +165,7 @@ def prepare_model(model_path: str | Path, *, use_store: bool = True) -> None:
     try:
         futures = [pool.submit(_child_prepare, path, database) for _ in range(PROCESSES)]
         for future in futures:
-            future.result()
+            future.result()  # a refused model: False from the helper, reported when it is used
     except BrokenProcessPool:
         _discard(pool)
     except Exception as exc:  # noqa: BLE001 - a refused model is reported when it is used, with its reason
@@ -177,7 +199,6 @@ def analyse_in_processes(
 
     Raises ``ModelError`` (before any image) when the model is refused.
     """
-    from medvision_app.inference.model import verify_model
     from medvision_app.inference.provenance_view import model_provenance
     from medvision_app.utils.paths import database_path
 
@@ -185,7 +206,9 @@ def analyse_in_processes(
     if pool is None:
         return (yield from analyse(paths, model_path, research_override=research_override, use_store=use_store,
                                    provenance=provenance, cancel=cancel))
-    verify_model(model_path)  # a refused model fails here, in the caller, with its reason
+    # No verification here: parsing and checking the ONNX graph holds the GIL (a 266 ms event-loop
+    # gap at the click); each helper verifies the file when it loads it, and a refused model's
+    # ModelError comes back through the first image's future, before any result.
     provenance = provenance or model_provenance(model_path)
     database = str(database_path()) if use_store else None
     model_path = str(Path(model_path).resolve())
@@ -206,7 +229,7 @@ def analyse_in_processes(
             if cancel is not None:
                 cancel.raise_if_cancelled()
             try:
-                result = pending.popleft().result()
+                result = _result(pending.popleft().result())
             except BrokenProcessPool:
                 # The image in front crashed its helper (or one beside it did): it is reported failed,
                 # the others are submitted again to fresh helpers.
