@@ -539,7 +539,9 @@ def run_subprocess(case: Case, command: str, out_dir: Path, *, timeout: float = 
     ``memory_limit_mb`` caps the child's data segment, so that a missing
     guard shows as a failure instead of taking the machine's memory.
     """
-    argv = [python, "-m", "medvision_app", *argv_for(command, case, out_dir)]
+    peak_file = out_dir / ".peak"
+    peak_file.unlink(missing_ok=True)
+    argv = [python, "-c", _PEAK_WRAPPER, os.fspath(peak_file), *argv_for(command, case, out_dir)]
     if case.unprivileged and os.geteuid() == 0:
         # Root without the capabilities that let it read and list anything.
         argv = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *argv]
@@ -559,7 +561,30 @@ def run_subprocess(case: Case, command: str, out_dir: Path, *, timeout: float = 
         err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
     code = None if status is None else (-os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
-    return Outcome(case.name, command, code, stdout, stderr, seconds, max_rss_mb=usage.ru_maxrss / 1024)
+    return Outcome(case.name, command, code, stdout, stderr, seconds, max_rss_mb=_peak_mb(peak_file, usage))
+
+
+# The child's own peak (VmHWM), written as it exits. wait4's ru_maxrss is no
+# good here: a forked child counts its parent's resident pages until it execs,
+# and the kernel keeps that high-water mark across the exec, so a grown pytest
+# process made every refusal look like 600 MB.
+_PEAK_WRAPPER = """
+import runpy, sys
+peak_file = sys.argv[1]
+sys.argv = ["medvision", *sys.argv[2:]]
+try:
+    runpy.run_module("medvision_app", run_name="__main__", alter_sys=True)
+finally:
+    with open("/proc/self/status") as status, open(peak_file, "w") as out:
+        out.write(next(line for line in status if line.startswith("VmHWM:")))
+"""
+
+
+def _peak_mb(peak_file: Path, usage) -> float:
+    try:
+        return int(peak_file.read_text().split()[1]) / 1024  # "VmHWM:   123456 kB"
+    except (OSError, IndexError, ValueError):
+        return usage.ru_maxrss / 1024  # killed before it could say: an upper bound
 
 
 def _home(out_dir: Path) -> Path:
