@@ -167,3 +167,16 @@ def test_limit_keeps_class_shares(shared_data):
     assert len(np.unique(train.labels)) == 7
     share_nv = np.mean(train.labels == table.class_names.index("nv"))
     assert abs(share_nv - np.mean(table.labels == table.class_names.index("nv"))) < 0.05
+
+
+def test_a_fifo_given_as_training_data_is_refused_not_waited_on(tmp_path):
+    import os
+
+    from medvision_app.data import DataError, read_source
+
+    for name, fmt in (("labels.csv", "csv"), ("data.npz", "medmnist")):
+        fifo = tmp_path / name
+        os.mkfifo(fifo)
+        with pytest.raises(DataError, match=name) as info:
+            read_source(DataConfig(path=str(fifo), format=fmt), fifo)
+        assert "FIFO" in str(info.value) or "pipe" in str(info.value)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from medvision_app.data.errors import DataError
+from medvision_app.data.files import open_data_file
 from medvision_app.data.table import SPLITS, SampleTable
 
 # MedMNIST files carry no class names; these are the official ones for the
@@ -22,11 +23,13 @@ MEDMNIST_CLASSES = {
 def read_medmnist(path: Path) -> SampleTable:
     """Read a MedMNIST ``.npz`` with its own train/val/test split."""
     path = Path(path)
+    fh = open_data_file(path)
     try:
-        npz = np.load(path)
-    except (OSError, ValueError) as exc:
+        npz = np.load(fh)
+    except (OSError, ValueError, EOFError) as exc:
+        fh.close()
         raise DataError(f"{path}: cannot read as a MedMNIST .npz: {exc}") from None
-    with npz:
+    with fh, npz:
         missing = [f"{s}_{k}" for s in SPLITS for k in ("images", "labels") if f"{s}_{k}" not in npz.files]
         if missing:
             raise DataError(f"{path}: missing array(s) {', '.join(missing)}")
@@ -52,11 +55,10 @@ def read_medmnist(path: Path) -> SampleTable:
 
 
 def _read_idx(path: Path) -> np.ndarray:
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as fh:
+        with open_data_file(path) as raw, (gzip.open(raw, "rb") if path.suffix == ".gz" else raw) as fh:
             data = fh.read()
-    except OSError as exc:
+    except (OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot read: {exc}") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise DataError(f"{path}: not an unsigned-byte IDX file")

@@ -9,6 +9,7 @@ from typing import Optional
 import numpy as np
 
 from medvision_app.data.errors import DataError
+from medvision_app.data.files import open_data_text
 from medvision_app.data.table import SPLITS, SampleTable
 
 UNKNOWN = "unknown"
@@ -17,7 +18,7 @@ GROUP_COLUMNS = ("group", "patient_id", "lesion_id")
 
 def _read_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
+        with open_data_text(path) as fh:
             reader = csv.DictReader(fh)
             columns = [c.strip() for c in (reader.fieldnames or [])]
             missing = [c for c in required if c not in columns]
