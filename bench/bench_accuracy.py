@@ -10,9 +10,12 @@ test split. Runs that stop early or complete are evaluated by the run
 itself. The budget counts everything: data preparation, training,
 validation and the test evaluation.
 
-``python -m bench accuracy`` runs the BreastMNIST candidates (about an
-hour); ``MEDVISION_BENCH_ACCURACY=all`` adds the HAM10000 ones (45 minutes
-each). ``python -m bench.bench_accuracy NAME [NAME ...]`` runs chosen
+``python -m bench accuracy`` trains the shipped models' recipes
+(``bench/accuracy_recipes.py``, ``examples/configs/recipe_*.toml``, at most an
+hour each), exports each and re-checks the file against its card;
+``MEDVISION_BENCH_ACCURACY=all`` adds the earlier candidates below (BreastMNIST
+about an hour, HAM10000 45 minutes each), ``=candidates`` runs only the
+BreastMNIST ones. ``python -m bench.bench_accuracy NAME [NAME ...]`` runs chosen
 candidates and merges each result into ``bench/results/accuracy.json`` as
 soon as it is known, so that a long session keeps what it has measured.
 
@@ -249,31 +252,50 @@ def _root() -> Path:
 
 
 def run() -> dict:
-    names = [n for n, s in CANDIDATES.items()
-             if s["dataset"] == "breastmnist" or os.environ.get("MEDVISION_BENCH_ACCURACY") == "all"]
+    """The shipped models' recipes (bench/accuracy_recipes.py); ``MEDVISION_BENCH_ACCURACY=all`` adds the
+    earlier candidates above, ``=candidates`` runs only those (BreastMNIST ones unless ``all``)."""
+    from bench.accuracy_recipes import ANCHORS as RECIPE_ANCHORS
+    from bench.accuracy_recipes import RECIPES, data_path, run_recipe
+
+    which = os.environ.get("MEDVISION_BENCH_ACCURACY", "recipes")
     root = _root()
     runs = {}
+    if which in ("recipes", "all"):
+        for name in RECIPES:
+            if not data_path(name).exists():
+                runs[name] = {"skipped": f"{data_path(name)} is absent"}
+                continue
+            runs[name] = run_recipe(name, root)
+            _merge(name, runs[name])
+    if which == "recipes":
+        return {"anchors": RECIPE_ANCHORS, "runs": runs}
+    names = [n for n, s in CANDIDATES.items() if s["dataset"] == "breastmnist" or which == "all"]
     for name in names:
         path = BREAST if CANDIDATES[name]["dataset"] == "breastmnist" else HAM
         if not path.exists():
             runs[name] = {"skipped": f"{path} is absent"}
             continue
         runs[name] = run_candidate(name, root)
-    return {"anchors": ANCHORS, "runs": runs}
+    return {"anchors": {**ANCHORS, **RECIPE_ANCHORS}, "runs": runs}
 
 
 def main(argv=None) -> int:
     sys.path.insert(0, str(HERE.parent))
     parser = argparse.ArgumentParser(prog="python -m bench.bench_accuracy")
-    parser.add_argument("names", nargs="+", choices=sorted(CANDIDATES))
+    from bench.accuracy_recipes import RECIPES, run_recipe
+
+    parser.add_argument("names", nargs="+", choices=sorted(CANDIDATES) + sorted(RECIPES))
     parser.add_argument("--root", type=Path, default=None, help="folder for the run folders")
     parser.add_argument("--budget-s", type=float, default=None, help="override each candidate's budget")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a recipe's setting (as medvision train --set), e.g. train.epochs=8")
     args = parser.parse_args(argv)
     root = args.root or _root()
     for name in args.names:
         print(f"== {name} -> {root / name}  ({time.strftime('%H:%M:%S')}, load {_load()})", flush=True)
         try:
-            figures = run_candidate(name, root, args.budget_s)
+            figures = (run_recipe(name, root, args.budget_s, args.overrides) if name in RECIPES
+                       else run_candidate(name, root, args.budget_s))
         except Exception as exc:  # keep going with the next candidate; record the failure
             figures = {"failed": f"{type(exc).__name__}: {exc}", "run_dir": str(root / name)}
         _merge(name, figures)
