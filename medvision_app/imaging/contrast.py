@@ -27,6 +27,9 @@ class NoContrastError(ImageOpenError):
         super().__init__(path, NO_CONTRAST)
 
 
+_SAMPLE_PIXELS = 1_000_000
+
+
 def has_contrast(display: np.ndarray) -> bool:
     """Whether a display image (uint8, or float in [0, 1]; gray or RGB) shows anything but one grey level.
 
@@ -37,6 +40,12 @@ def has_contrast(display: np.ndarray) -> bool:
     arr = np.asarray(display)
     if arr.size == 0:
         return False
+    if arr.ndim >= 2 and arr.shape[0] * arr.shape[1] > _SAMPLE_PIXELS:
+        # a share of pixels is a proportion: a regular grid of a million of
+        # them estimates it as well as all twelve million of a mammogram, at a
+        # tenth of the time on the prediction path
+        step = int(np.ceil(np.sqrt(arr.shape[0] * arr.shape[1] / _SAMPLE_PIXELS)))
+        arr = arr[::step, ::step]
     if arr.dtype != np.uint8:
         values = np.nan_to_num(arr.astype(np.float32, copy=False), nan=0.0, posinf=1.0, neginf=0.0)
         arr = np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
