@@ -28,6 +28,7 @@ def create_app(argv: Optional[Sequence[str]] = None) -> QApplication:
 def run(paths: Sequence[Path] = (), *, sample: bool = False, settings: Optional[QSettings] = None) -> int:
     """Show the main window, open ``paths`` (or the sample study) and run the event loop."""
     from medvision_app.gui import decoder
+    from medvision_app.gui.capabilities import apply_capabilities
     from medvision_app.gui.error_reporting import install_excepthook
     from medvision_app.gui.main_window import MainWindow
     from medvision_app.gui.theme import apply_theme
@@ -39,6 +40,7 @@ def run(paths: Sequence[Path] = (), *, sample: bool = False, settings: Optional[
     theme = settings.value("theme", "dark")
     apply_theme(app, theme if theme in ("dark", "light") else "dark")
     window = MainWindow(settings)
+    apply_capabilities(window)  # a reader build has no torch: training is offered only where it can run
     install_excepthook(window.errors)
     window.show()
     # a run or search folder opens the evaluation dashboard; anything else the viewer
@@ -91,7 +93,7 @@ def _leave_when_shown(app: QApplication, window, limit_ms: int, *, opening: bool
         # allShown must not end whatever event loop runs then.
         log.info("smoke run: leaving, %s", reason)
         if opening:
-            window.grid.allShown.disconnect(leave)
+            window.grid.allShown.disconnect(shown)
             window.browser.scanFailed.disconnect(leave)
             window.grid.imageShown.disconnect(first_image)
         timer.stop()
@@ -103,6 +105,16 @@ def _leave_when_shown(app: QApplication, window, limit_ms: int, *, opening: bool
     def first_image(_path) -> None:
         times.setdefault("first_image", time.time())
 
+    def shown(*_args) -> None:
+        if not os.environ.get("MEDVISION_GUI_SMOKE_PREDICT"):
+            return leave()
+        # the package test: the study on screen, then one prediction through the AI panel
+        from medvision_app.gui.smoke_predict import predict_then
+
+        if "all_shown" not in times:
+            times["all_shown"] = time.time()
+            predict_then(window, lambda summary: (times.update(summary), leave(reason="predicted")))
+
     times: dict = {"window_shown": time.time()}
 
     timer = QTimer(window)
@@ -111,7 +123,7 @@ def _leave_when_shown(app: QApplication, window, limit_ms: int, *, opening: bool
     if opening:
         window.browser.scanFinished.connect(lambda _index: times.setdefault("scanned", time.time()))
         window.grid.imageShown.connect(first_image)
-        window.grid.allShown.connect(leave)
+        window.grid.allShown.connect(shown)
         window.browser.scanFailed.connect(leave)  # the failure is on screen, as a notification
     timer.start(limit_ms if opening else 0)
 
