@@ -26,6 +26,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from medvision_app.utils.shipped import data_root
+
 log = logging.getLogger(__name__)
 
 SAMPLE_VERSION = "1"
@@ -93,7 +95,7 @@ SAMPLE_SETS: dict[str, SampleSet] = {
     ),
 }
 
-BUSI_DIR = Path(__file__).resolve().parents[1] / "resources" / "samples" / "busi"
+BUSI_DIR = data_root() / "resources" / "samples" / "busi"
 
 
 def _shipped_folder(folder: Path) -> Path:

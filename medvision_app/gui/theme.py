@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import weakref
 from functools import lru_cache
-from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import QByteArray, QObject, Signal
@@ -12,7 +11,9 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractButton, QApplication
 from shiboken6 import isValid
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+from medvision_app.utils.shipped import data_root
+
+RESOURCES = data_root() / "resources"
 THEMES = ("dark", "light")
 _ICON_COLOR = {"dark": "#d6d9de", "light": "#2b3037"}
 _current = "dark"

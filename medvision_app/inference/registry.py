@@ -19,8 +19,9 @@ from medvision_app.inference.provenance import Provenance, assess
 from medvision_app.inference.shipped_models import is_shipped_name
 from medvision_app.utils.atomic import atomic_write_bytes, atomic_write_text
 from medvision_app.utils.paths import user_data_dir
+from medvision_app.utils.shipped import data_root
 
-SHIPPED_DIR = Path(__file__).resolve().parents[2] / "models"
+SHIPPED_DIR = data_root() / "models"
 
 
 def user_models_dir() -> Path:
