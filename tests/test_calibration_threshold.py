@@ -154,3 +154,12 @@ def test_exported_graph_averages_the_flipped_views(exported):
     assert np.abs(got - expected).max() < 2e-6
     plain = predict_batch(images, load_model(paths["plain"]))["probabilities"]
     assert np.abs(plain - expected).max() > 1e-5
+
+
+def test_card_facts_say_the_threshold_class_and_the_calibration():
+    from medvision_app.inference.card_view import card_facts
+
+    facts = dict(card_facts(dataclasses.replace(tiny_card(), threshold=0.31, temperature=1.8, tta="hflip")))
+    assert facts["Operating threshold"] == "0.31 on P(malignant)"
+    assert "temperature 1.8" in facts["Calibration"] and "hflip" in facts["Calibration"]
+    assert dict(card_facts(tiny_card()))["Calibration"].startswith("none")

@@ -10,6 +10,14 @@ def _metric(value) -> str:
     return text
 
 
+def _calibration(card) -> str:
+    temperature = getattr(card, "temperature", 1.0)
+    tta = getattr(card, "tta", "none")
+    text = (f"temperature {temperature:.3g}, fitted on the validation split" if temperature != 1.0
+            else "none (the network's own probabilities)")
+    return text + (f"; test-time flips ({tta}) inside the file" if tta and tta != "none" else "")
+
+
 def card_facts(card, *, provenance: str = "unknown", location: str = "") -> list[tuple[str, str]]:
     """(label, text) rows: task, classes, intended use, training data, metrics, threshold, identity."""
     data = card.training_data
@@ -28,8 +36,9 @@ def card_facts(card, *, provenance: str = "unknown", location: str = "") -> list
         ("Training data", ", ".join(x for x in (data.source, data.licence, data.split) if x) or "not stated"),
         ("Class counts", counts or "not stated"),
         ("Test metrics", "; ".join(f"{name} {_metric(v)}" for name, v in card.metrics.items()) or "none"),
-        ("Operating threshold", f"{threshold:g}" if isinstance(threshold, (int, float))
+        ("Operating threshold", f"{threshold:g} on P({card.classes[0]})" if isinstance(threshold, (int, float))
          else "none (the most probable class)"),
+        ("Calibration", _calibration(card)),
         ("Intended use", card.intended_use),
         ("Limitations", " ".join(card.limitations) or "none stated"),
         ("Provenance", provenance + (f" ({location})" if location else "")),
