@@ -155,3 +155,21 @@ def test_flip_tta_averages_the_logits_of_the_flipped_views():
     assert np.allclose(predict_logits(net, data, torch.device("cpu"), tta="hflip"), h, atol=1e-5)
     assert np.allclose(predict_logits(net, data, torch.device("cpu"), tta="hvflip"), hv, atol=1e-5)
     assert not np.allclose(h, plain, atol=1e-3)
+
+
+def test_best_checkpoint_gets_reestimated_statistics_once(tmp_path):
+    from medvision_app.training.checkpoints import read_checkpoint
+    from medvision_app.training.finish import BN_MARK, reestimate_best
+
+    torch.manual_seed(0)
+    net = BNNet()
+    train = _data()
+    Trainer(net, train, _data(16, 1), TrainSettings(epochs=1, batch_size=16, device="cpu", cpu_threads=1),
+            run_dir=str(tmp_path)).run()
+    before = read_checkpoint(tmp_path / "checkpoints" / "best.pt")
+    path = reestimate_best(BNNet(), train, tmp_path / "checkpoints", torch.device("cpu"), 16)
+    after = read_checkpoint(path)
+    assert path.name == "best.pt" and after[BN_MARK] and not before.get(BN_MARK)
+    assert not torch.allclose(after["model"]["bn.running_mean"], before["model"]["bn.running_mean"])
+    assert torch.equal(after["model"]["conv.weight"], before["model"]["conv.weight"])
+    assert reestimate_best(BNNet(), train, tmp_path / "checkpoints", torch.device("cpu"), 16) is None
