@@ -65,3 +65,19 @@ def test_recipe_smoke_trains_calibrates_exports_and_the_file_repeats_its_card(na
         assert card.threshold == pytest.approx(report["operating_threshold"]["threshold"])
         assert "accuracy_at_threshold" in card.metrics
     assert mismatches(card, reevaluate(exported.path, config.data)) == {}
+
+
+def test_a_threshold_on_seven_classes_is_refused_before_training(tmp_path, shared_data):
+    from medvision_app.training.errors import TrainingError
+    from medvision_app.training.run import start_run
+
+    if not data_path("recipe_dermamnist").exists():
+        pytest.skip("DermaMNIST is absent")
+    config = load_recipe("recipe_dermamnist", ["data.limit=8", "eval.threshold.method=youden"])
+    with pytest.raises(TrainingError, match="eval.threshold.method 'youden' needs two classes"):
+        start_run(config, tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    config = load_recipe("recipe_breastmnist", ["data.limit=8", "eval.threshold.method=youden",
+                                                "eval.threshold.positive=benign"])
+    with pytest.raises(TrainingError, match="not one of the classes"):
+        start_run(config, tmp_path / "run2")

@@ -125,6 +125,16 @@ def calibrate(config, class_names: list[str], val: tuple[np.ndarray, np.ndarray]
     return probs.astype(np.float32), extra
 
 
+def check_eval_settings(config, class_names: list[str]) -> None:
+    """Refuse, before training, an ``eval`` section the data cannot honour (ValueError naming the key)."""
+    threshold = config.eval.threshold
+    if threshold.method != "none" and len(class_names) != 2:
+        raise ValueError(f"eval.threshold.method {threshold.method!r} needs two classes, the data have "
+                         f"{len(class_names)}; use 'none'")
+    if threshold.method != "none":
+        _positive_index(threshold.positive, class_names)
+
+
 def _positive_index(name: str, class_names: list[str]) -> int:
     if not name:
         return 0

@@ -209,6 +209,12 @@ def _start_locked(config: TrainConfig, run_dir: Path, *, config_file: Optional[P
     config = replace(config, data=replace(config.data, path=str(data_path)))
     models: list = []
     prepared = _prepare(config, data_path, SPLITS, emit=emit, cancel=cancel, models=models)
+    from medvision_app.training.finish import check_eval_settings
+
+    try:
+        check_eval_settings(config, list(prepared.class_names))
+    except ValueError as exc:
+        raise TrainingError(f"{config_file or run_dir}: {exc}") from None
     config.run = RunFacts(
         classes=list(prepared.class_names),
         data_path=str(data_path),
