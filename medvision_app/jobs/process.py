@@ -25,12 +25,57 @@ from medvision_app.jobs.history import JobHistory, pid_alive
 CANCEL_GRACE_S = 10.0  # a batch of a large model on the CPU can take seconds
 
 
-def _parse(line: str) -> Optional[dict]:
+def _parse(line) -> Optional[dict]:
     try:
         data = json.loads(line)
     except ValueError:
         return None
     return data if isinstance(data, dict) and "event" in data else None
+
+
+class PipeReader:
+    """A pipe's JSON event lines, read on a thread in large raw chunks and parsed by whoever polls.
+
+    The thread only moves bytes (``os.read`` releases the GIL while it
+    waits); parsing happens in :meth:`poll`, on the caller's thread, in its
+    own time. A reader thread that parsed every line itself held the GIL in
+    bursts that stalled the window's event loop by 100 ms and more when a
+    job streamed thousands of events a second.
+    """
+
+    def __init__(self, fd: int, name: str = "job-reader") -> None:
+        self._fd = fd
+        self._chunks: "queue.Queue[bytes]" = queue.Queue()
+        self._partial = b""
+        self.discard = False  # set once nobody listens: the bytes are still read, so the child never blocks
+        self.thread = threading.Thread(target=self._read, name=name, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._fd, 1 << 16)
+            except OSError:
+                return  # closed under us (detach): the job goes on without us
+            if not chunk:
+                return
+            if not self.discard:
+                self._chunks.put(chunk)
+
+    def poll(self) -> list[dict]:
+        parts = [self._partial]
+        while True:
+            try:
+                parts.append(self._chunks.get_nowait())
+            except queue.Empty:
+                break
+        lines = b"".join(parts).split(b"\n")
+        self._partial = lines.pop()
+        return [e for e in (_parse(line) for line in lines if line) if e is not None]
+
+    @property
+    def done(self) -> bool:
+        return not self.thread.is_alive() and self._chunks.empty()
 
 
 def child_command(job_id: int) -> list[str]:
@@ -46,42 +91,30 @@ class JobProcess:
         record = history.get(job_id)
         self.run_dir = Path(record.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._events: "queue.Queue[dict]" = queue.Queue()
         self.launched = time.time()
         # stderr (tracebacks, library warnings) to a file in the run folder: a pipe
         # nobody drains would block the child once full.
-        self._stderr = open(self.run_dir / f"job-{job_id}.log", "ab")  # noqa: SIM115 - closed in _read
+        self._stderr = open(self.run_dir / f"job-{job_id}.log", "ab")  # noqa: SIM115 - closed in _reap
         self.popen = subprocess.Popen(
             child_command(job_id), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            text=True, bufsize=1, env=env,
+            env=env, bufsize=0,
             # Its own session: Ctrl-C in the GUI's terminal does not reach it, and
             # a kill of its process group also ends the search's worker processes.
             start_new_session=True,
         )
         self.pid = self.popen.pid
         history.mark_running(job_id, self.pid)
-        self._reader = threading.Thread(target=self._read, name=f"job-{job_id}-reader", daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
         assert self.popen.stdout is not None
-        try:
-            for line in self.popen.stdout:
-                event = _parse(line)
-                if event is not None:
-                    self._events.put(event)
-        except (ValueError, OSError):
-            pass  # detach() closed the pipe: the job goes on without us
+        self._reader = PipeReader(self.popen.stdout.fileno(), name=f"job-{job_id}-reader")
+        threading.Thread(target=self._reap, name=f"job-{job_id}-reaper", daemon=True).start()
+
+    def _reap(self) -> None:
         self.popen.wait()
+        self._reader.thread.join()
         self._stderr.close()
 
     def poll(self) -> list[dict]:
-        out = []
-        while True:
-            try:
-                out.append(self._events.get_nowait())
-            except queue.Empty:
-                return out
+        return self._reader.poll()
 
     @property
     def alive(self) -> bool:
@@ -90,33 +123,38 @@ class JobProcess:
     @property
     def finished(self) -> bool:
         """The process has ended and every line it wrote has been read."""
-        return not self.alive and not self._reader.is_alive()
+        return not self.alive and self._reader.done
 
     def cancel(self, grace: float = CANCEL_GRACE_S) -> None:
         """Ask the job to stop at its next batch; SIGTERM, then SIGKILL, if it has not after ``grace`` seconds."""
         try:
             assert self.popen.stdin is not None
-            self.popen.stdin.write("cancel\n")
+            self.popen.stdin.write(b"cancel\n")
             self.popen.stdin.flush()
         except (BrokenPipeError, OSError, ValueError):
             pass
         threading.Thread(target=escalate, args=(self.pid, grace), daemon=True, name="job-cancel").start()
 
     def detach(self) -> None:
-        """Stop listening and leave the job running: it keeps writing its run folder and its history row."""
-        for stream in (self.popen.stdin, self.popen.stdout):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
+        """Stop listening and leave the job running: it keeps writing its run folder and its history row.
+
+        Only stdin closes (the child reads end of input as "nobody will cancel
+        me", not as a cancel); stdout stays open and drained until this
+        process ends, when the child's writes fail and it carries on.
+        """
+        self._reader.discard = True
+        try:
+            if self.popen.stdin is not None:
+                self.popen.stdin.close()
+        except OSError:
+            pass
 
     def wait(self, timeout: Optional[float] = None) -> Optional[int]:
         try:
             code = self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
-        self._reader.join(timeout)
+        self._reader.thread.join(timeout)
         return code
 
 
