@@ -89,7 +89,8 @@ def explain_import_error(exc: ImportError) -> Optional[str]:
     """The one-line message for an ImportError of a module that an extra brings, else None."""
     name = (getattr(exc, "name", None) or "").split(".")[0]
     extra = MODULE_EXTRA.get(name)
-    if extra is None:
+    if extra is None or available(extra):
+        # the part is installed and still failed (a build without PySide6.QtOpenGL): a bug, not a missing extra
         return None
     purpose = {"gui": "the workstation", "train": "this command (it uses torch)",
                "runtime": "predicting", "cluster": "searching on a Ray cluster"}[extra]
