@@ -126,3 +126,27 @@ def test_random_children_mostly_inherit():
         assert torch.isfinite(net(torch.rand(2, *SHAPE))).all()
         fractions.append(info.inherited_fraction)
     assert np.mean(fractions) > 0.3
+
+
+def test_many_random_lineages_inherit_or_fall_back_without_failing():
+    """Children of children, drawn at random: inheritance never raises and keeps the net finite."""
+    from medvision_app.search.transforms import random_child
+
+    rng = np.random.default_rng(5)
+    genotype, state = PARENT, _trained(PARENT).state_dict()
+    x = torch.rand(3, *SHAPE)
+    preserved = 0
+    for _ in range(12):
+        child = random_child(genotype, rng, block="SEIB", input_shape=SHAPE)
+        net, info = inherit(format_genotype(genotype), state, format_genotype(child.genotype), child.transformation,
+                            SHAPE, seed=1)
+        with torch.no_grad():
+            got = net.eval()(x)
+            assert torch.isfinite(got).all()
+            if info.preserved:  # whatever the lineage, "preserved" means the parent's function
+                parent = build(genotype, SHAPE)
+                parent.load_state_dict(state)
+                assert torch.allclose(got, parent.eval()(x), atol=1e-5, rtol=0)
+                preserved += 1
+        genotype, state = child.genotype, net.state_dict()
+    assert preserved >= 3

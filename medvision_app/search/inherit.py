@@ -122,12 +122,13 @@ def _transfer(child: nn.Module, parent: nn.Module, route: _Route, out_src: np.nd
     w = child.weight.detach().double().clone()
     src = torch.as_tensor(route.src)
     coef = torch.as_tensor(route.coef, dtype=torch.float64)
-    mapped = src >= 0
+    # a source outside the parent's layer (a Concat that now joins other layers) is read as new
+    mapped = (src >= 0) & (src < wp.shape[1])
     shape = (1, -1) + (1,) * (wp.ndim - 2)
     new_in = torch.zeros((wp.shape[0], len(src)) + tuple(wp.shape[2:]), dtype=torch.float64)
     new_in[:, mapped] = wp[:, src[mapped]] * coef[mapped].reshape(shape)
     rows = torch.as_tensor(out_src)
-    keep = rows >= 0
+    keep = (rows >= 0) & (rows < wp.shape[0])
     w[keep] = new_in[rows[keep]]
     with torch.no_grad():
         child.weight.copy_(w.to(child.weight.dtype))
@@ -322,7 +323,12 @@ def inherit(parent_genotype: str, parent_state: dict, child_genotype: str, trans
         return child, Inheritance(False, 0.0)
     parent = build(parent_g, input_shape)
     parent.load_state_dict(parent_state)
-    preserved = _Morph(parent, child, align, np.random.default_rng(seed)).run()
+    try:
+        preserved = _Morph(parent, child, align, np.random.default_rng(seed)).run()
+    except (IndexError, RuntimeError, ValueError):
+        # a layout this module does not follow: the child trains from scratch rather than not at all
+        torch.manual_seed(seed)
+        return build(parse(child_genotype), input_shape), Inheritance(False, 0.0)
     inherited = sum(p.numel() for i, j in enumerate(align) if j is not None for p in child.layers[i].parameters())
     total = sum(p.numel() for p in child.parameters())
     return child, Inheritance(bool(preserved), float(inherited) / max(1, total))
