@@ -173,3 +173,31 @@ def test_best_checkpoint_gets_reestimated_statistics_once(tmp_path):
     assert not torch.allclose(after["model"]["bn.running_mean"], before["model"]["bn.running_mean"])
     assert torch.equal(after["model"]["conv.weight"], before["model"]["conv.weight"])
     assert reestimate_best(BNNet(), train, tmp_path / "checkpoints", torch.device("cpu"), 16) is None
+
+
+def test_cosine_and_mixup_run_resumes_to_identical_weights(tmp_path):
+    from medvision_app.events import CancelToken
+    from medvision_app.training import CheckpointSaved
+
+    opts = dict(epochs=4, batch_size=16, lr=0.01, device="cpu", cpu_threads=1, schedule="cosine",
+                mixup_alpha=0.4, label_smoothing=0.1, early_stopping=EarlyStoppingConfig(enabled=False))
+
+    def trainer(folder, seed=0, **kw):
+        torch.manual_seed(seed)
+        return Trainer(BNNet(), _data(), _data(16, 1), TrainSettings(**opts), run_dir=str(folder), **kw)
+
+    full = trainer(tmp_path / "full")
+    full.run()
+    cancel = CancelToken()
+
+    def stop_after_two(event):
+        if isinstance(event, CheckpointSaved) and event.epoch == 2:
+            cancel.cancel()
+
+    assert trainer(tmp_path / "cut", emit=stop_after_two, cancel=cancel).run().reason == "cancelled"
+    # a fresh process: other initial weights and random state before the resume
+    resumed = trainer(tmp_path / "cut", seed=99).resume(tmp_path / "cut" / "checkpoints" / "last.pt")
+    resumed.run()
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [h["lr"] for h in full.history] == [h["lr"] for h in resumed.history]
