@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.medvision-installed
 
-.PHONY: run test bench venv clean
+.PHONY: run test bench venv clean package package-test
 
 venv: $(STAMP)
 
@@ -29,6 +29,17 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# The reader build: one folder without torch, built with PyInstaller in its own
+# virtual environment (build/reader-venv), then a tar archive under dist/.
+# A few minutes, so neither make test nor CI runs it; see README, Installing.
+package:
+	PYTHON=$(PYTHON) packaging/build_reader.sh
+
+# Starts the built reader offscreen: the sample study, one prediction, the install script.
+package-test: $(STAMP)
+	@test -x build/reader/dist/medvision/medvision || $(MAKE) package
+	MEDVISION_PACKAGE_TEST=1 QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider tests/test_package.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
