@@ -95,8 +95,8 @@ def _four_view(app, win, probe) -> dict:
 
 
 def _single_image(model_path: Path) -> dict:
-    from medvision_app.gui.heatmap_overlay import grid_shape
     from medvision_app.imaging import open_image
+    from medvision_app.inference.analysis import grid_shape
     from medvision_app.inference.model import load_model
     from medvision_app.inference.predict import predict
 

@@ -21,10 +21,6 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QTransform
 from PySide6.QtWidgets import QLabel
 
-# Long side of the grid the heatmap is registered onto: a CNN's map is at
-# most tens of cells wide, so finer grids only cost time.
-GRID_SIDE = 256
-
 
 @dataclass(frozen=True)
 class OverlayStyle:
@@ -35,12 +31,6 @@ class OverlayStyle:
     opacity: float = 0.45
     threshold: float = 0.4  # the upper part of the map: where the model looked most, not everywhere it looked
     map_index: Optional[int] = None
-
-
-def grid_shape(original: tuple[int, int], side: int = GRID_SIDE) -> tuple[int, int]:
-    rows, cols = original
-    scale = min(1.0, side / max(rows, cols))
-    return max(1, round(rows * scale)), max(1, round(cols * scale))
 
 
 class HeatmapOverlay(QObject):
@@ -94,8 +84,14 @@ class HeatmapOverlay(QObject):
         use = None if index is None or maps is None or not 0 <= index < len(maps) else index
         key = (id(result), use)
         if self._grid_key != key:
-            shape = grid_shape(tuple(result.original_shape))
-            self._grid = result.heatmap_on(shape, None if use is None else maps[use])
+            from medvision_app.inference.analysis import grid_shape
+
+            ready = getattr(result, "heatmap_grid", None)
+            if use is None and ready is not None:
+                self._grid = ready  # registered where the analysis ran
+            else:
+                self._grid = result.heatmap_on(grid_shape(tuple(result.original_shape)),
+                                               None if use is None else maps[use])
             self._grid_key = key
         return self._grid
 

@@ -57,6 +57,9 @@ class ImageResult:
     image_key: str = ""
     cached: bool = False
     heatmap: Optional[np.ndarray] = field(default=None, repr=False)
+    # the heatmap already registered on the overlay's grid (grid_shape of the original), made where the
+    # analysis ran so the GUI thread only colours it; None for cached results (made again on demand)
+    heatmap_grid: Optional[np.ndarray] = field(default=None, repr=False)
     attention_maps: Optional[np.ndarray] = field(default=None, repr=False)
     geometry: Optional[object] = field(default=None, repr=False)
     original_shape: Optional[tuple[int, int]] = None
@@ -68,7 +71,7 @@ class ImageResult:
     def summary(self) -> dict:
         """JSON-able fields (no arrays)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name not in ("heatmap", "attention_maps", "geometry")}
+               if f.name not in ("heatmap", "heatmap_grid", "attention_maps", "geometry")}
         out["original_shape"] = list(self.original_shape) if self.original_shape else None
         return out
 
@@ -80,6 +83,17 @@ class ImageResult:
         if source is None or self.geometry is None:
             raise ValueError(f"{self.path}: no heatmap")
         return normalise(self.geometry.to_original(source, tuple(shape)))
+
+
+# Long side of the grid a heatmap is registered onto for the viewer's overlay: a CNN's map is at
+# most tens of cells wide, so finer grids only cost time.
+GRID_SIDE = 256
+
+
+def grid_shape(original: tuple[int, int], side: int = GRID_SIDE) -> tuple[int, int]:
+    rows, cols = original
+    scale = min(1.0, side / max(rows, cols))
+    return max(1, round(rows * scale)), max(1, round(cols * scale))
 
 
 @dataclass(frozen=True)
@@ -201,6 +215,8 @@ class Analyser:
         result.attention_maps = pred.attention_maps
         result.geometry = pred.geometry
         result.original_shape = pred.original_shape
+        if result.heatmap is not None:
+            result.heatmap_grid = result.heatmap_on(grid_shape(result.original_shape))
         return result
 
 
