@@ -163,3 +163,25 @@ def test_card_facts_say_the_threshold_class_and_the_calibration():
     assert facts["Operating threshold"] == "0.31 on P(malignant)"
     assert "temperature 1.8" in facts["Calibration"] and "hflip" in facts["Calibration"]
     assert dict(card_facts(tiny_card()))["Calibration"].startswith("none")
+
+
+def test_calibration_without_validation_fits_nothing_and_keeps_the_report():
+    from medvision_app.training.config import TrainConfig
+    from medvision_app.training.finish import calibrate
+
+    config = from_dict(TrainConfig, {"eval": {"temperature_scaling": True, "threshold": {"method": "youden"}}})
+    z = np.random.default_rng(0).normal(0, 2, (30, 2))
+    y = np.arange(30) % 2
+    probs, extra = calibrate(config, ["a", "b"], None, (z, y))
+    assert np.allclose(probs, softmax(z), atol=1e-6)
+    assert extra["calibration"]["temperature"] == 1.0 and "operating_threshold" not in extra
+    assert "validation" in extra["operating_threshold_note"]
+    config.eval.threshold.method = "fixed"
+    _probs, extra = calibrate(config, ["a", "b"], None, (z, y))
+    assert extra["operating_threshold"]["threshold"] == 0.5
+    # with validation: the temperature is the one fitted there and the test ECE is reported both ways
+    config.eval.threshold.method = "youden"
+    _probs, extra = calibrate(config, ["a", "b"], (z * 3, y), (z, y))
+    assert extra["calibration"]["temperature"] == pytest.approx(fit_temperature(z * 3, y))
+    assert {"ece_before", "ece_after", "val_ece_before", "val_ece_after"} <= set(extra["calibration"])
+    assert 0 <= extra["operating_threshold"]["threshold"] <= 1

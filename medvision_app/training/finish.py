@@ -108,8 +108,9 @@ def calibrate(config, class_names: list[str], val: tuple[np.ndarray, np.ndarray]
     if method != "none" and len(class_names) == 2:
         positive = _positive_index(settings.threshold.positive, class_names)
         if val is None or len(val[1]) == 0:
+            # after an hour's training, a missing validation split leaves the arg-max rather than no report
             if method != "fixed":
-                raise ValueError(f"eval.threshold.method {method!r} needs a validation split")
+                extra["operating_threshold_note"] = f"method {method!r} needs a validation split: none chosen"
             val_probs, val_y = probs[:0], test_y[:0]
         else:
             val_probs, val_y = softmax(val[0], temperature), val[1]
