@@ -139,12 +139,18 @@ class ViewerGrid(QWidget):
             viewport.windowEdited.connect(lambda c, w, v=viewport: self._sync_window(v, c, w))
             viewport.zoomEdited.connect(lambda z, v=viewport: self._sync_zoom(v, z))
             self.viewports.append(viewport)
-        for viewport in self.viewports:
-            self._grid.removeWidget(viewport)
-            viewport.hide()
-        for k in range(needed):
-            self._grid.addWidget(self.viewports[k], k // cols, k % cols)
-            self.viewports[k].show()
+        # Only the cells that change move, hide or show: re-laying out a
+        # pyqtgraph view that stays put cost tens of milliseconds of the GUI thread.
+        for k, viewport in enumerate(self.viewports):
+            if k >= needed:
+                self._grid.removeWidget(viewport)
+                viewport.hide()
+                continue
+            at = self._grid.indexOf(viewport)
+            if at < 0 or self._grid.getItemPosition(at)[:2] != (k // cols, k % cols):
+                self._grid.removeWidget(viewport)
+                self._grid.addWidget(viewport, k // cols, k % cols)
+            viewport.show()
         for r in range(2):
             self._grid.setRowStretch(r, 1 if r < rows else 0)
         for c in range(2):
