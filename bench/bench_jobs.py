@@ -36,8 +36,10 @@ EVENTS = 20_000
 REPEATS = int(os.environ.get("MEDVISION_BENCH_JOBS_REPEATS", "3"))
 
 STREAMER = textwrap.dedent("""
-    import json, sys, time
+    import json, os, sys, time
+    os.nice(5)  # as the job child does (medvision_app/jobs/child.py)
     n, per_epoch = int(sys.argv[1]), 100
+    sys.stdin.readline()  # go: the parent starts its probe first (spawning a process is not streaming)
     out = sys.stdout
     out.write(json.dumps({"event": "JobStarted", "job_id": 1, "job_kind": "train", "pid": 0, "import_seconds": 0}) + "\\n")
     out.write(json.dumps({"event": "RunStarted", "epochs": n // per_epoch, "start_epoch": 0, "train_samples": 1600,
@@ -76,12 +78,16 @@ class _Stream:
     def __init__(self, args: list[str]) -> None:
         from medvision_app.jobs.process import PipeReader
 
-        self.popen = subprocess.Popen(args, stdout=subprocess.PIPE, bufsize=0)
+        self.popen = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
         self.pid = self.popen.pid
         self.reader = PipeReader(self.popen.stdout.fileno())
 
-    def poll(self) -> list[dict]:
-        return self.reader.poll()
+    def go(self) -> None:
+        self.popen.stdin.write(b"go\n")
+        self.popen.stdin.flush()
+
+    def poll(self, limit=None) -> list[dict]:
+        return self.reader.poll(limit)
 
     @property
     def finished(self) -> bool:
@@ -125,18 +131,22 @@ def bench_streaming(app, tmp: Path) -> dict:
 
     monitor.drain_timer.timeout.disconnect()
     monitor.drain_timer.timeout.connect(timed_drain)
+    stream = _Stream([sys.executable, str(script), str(EVENTS)])
+    monitor.sources[job_id] = stream
+    monitor.select(job_id)
+    track = monitor._track(job_id)
+    _spin(app, lambda: False, 0.5)
     probe = GapProbe()
     probe.start()
     t0 = time.perf_counter()
-    monitor.sources[job_id] = _Stream([sys.executable, str(script), str(EVENTS)])
-    monitor.select(job_id)
-    track = monitor._track(job_id)
+    stream.go()
     _spin(app, lambda: job_id not in monitor.sources, 300)
     seconds = time.perf_counter() - t0
     _spin(app, lambda: False, 0.3)
     gaps = probe.stop()
     rss_after = _rss_mb()
-    points = len(monitor.views.training.bound[0].item.xData)
+    x = monitor.views.training.bound[0].item.xData
+    points = 0 if x is None else len(x)
     monitor.detach_all()
     monitor.close()
     return {

@@ -63,6 +63,7 @@ def test_queue_runs_one_job_per_device(home, tmp_path):
     assert launched == [a, c, b]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_train_job_streams_events_then_cancel(home, tmp_path, breast):
     history = JobHistory()
@@ -88,6 +89,7 @@ def test_train_job_streams_events_then_cancel(home, tmp_path, breast):
     assert proc.wait(30) == 0 and history.get(proc.job_id).status == "cancelled"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_resume_after_sigkill_and_reattach_through_the_run_folder(home, tmp_path, breast):
     history = JobHistory()
@@ -113,6 +115,7 @@ def test_resume_after_sigkill_and_reattach_through_the_run_folder(home, tmp_path
     assert [e["event"] for e in tail.poll()].count("EpochFinished") == 3 - started["start_epoch"]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_search_job_streams_candidates_and_jobs_cli_lists_both(home, tmp_path, breast, capsys):
     from medvision_app.cli.main import main

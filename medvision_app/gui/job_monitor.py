@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections import deque
 from pathlib import Path
 from typing import Optional
 
@@ -73,7 +72,6 @@ class JobMonitor(QWidget):
         self.tracks: dict[int, JobTrack] = {}
         self.records: dict[int, JobRecord] = {}
         self._selected: Optional[int] = None
-        self._pending: dict[int, deque] = {}
         self._last_draw = 0.0
 
         self.table = QTableWidget(0, len(COLUMNS))
@@ -152,17 +150,20 @@ class JobMonitor(QWidget):
         deadline = time.perf_counter() + FEED_BUDGET_S
         ended = []
         for job_id, source in list(self.sources.items()):
-            done = source.finished  # asked first: the lines it wrote before ending are in this poll
-            pending = self._pending.setdefault(job_id, deque())
-            pending.extend(source.poll())
+            done = source.finished  # asked first: the lines it wrote before ending are in the polls below
             track = self._track(job_id)
-            while pending and time.perf_counter() < deadline:
-                track.feed([pending.popleft() for _ in range(min(FEED_CHUNK, len(pending)))])
-            if done and not pending:
+            drained = False
+            while time.perf_counter() < deadline:
+                events = source.poll(FEED_CHUNK)  # parsing counts against the budget too
+                if events:
+                    track.feed(events)
+                if len(events) < FEED_CHUNK:
+                    drained = True
+                    break
+            if done and drained:
                 ended.append(job_id)
         for job_id in ended:
             self.sources.pop(job_id, None)
-            self._pending.pop(job_id, None)
             self._on_ended(job_id)
         now = time.perf_counter()
         if ended or now - self._last_draw >= REDRAW_S:

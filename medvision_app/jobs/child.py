@@ -21,6 +21,8 @@ from medvision_app.jobs.events import JobFinished, JobStarted
 from medvision_app.jobs.execute import event_line, run_recorded
 from medvision_app.jobs.history import JobHistory
 
+CHILD_NICENESS = 5
+
 
 class LineOut:
     """Event lines to the parent; silent once the parent has stopped reading."""
@@ -68,6 +70,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m medvision_app.jobs.child")
     parser.add_argument("job_id", type=int)
     args = parser.parse_args(argv)
+    # Below the window in the CPU's queue: on a two-core machine a training job
+    # otherwise takes the time slices the window needs to stay smooth.
+    try:
+        os.nice(CHILD_NICENESS)
+    except OSError:
+        pass
     history = JobHistory()
     record = history.get(args.job_id)
     out = LineOut(sys.stdout)

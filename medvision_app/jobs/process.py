@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Optional
 
@@ -47,6 +48,7 @@ class PipeReader:
         self._fd = fd
         self._chunks: "queue.Queue[bytes]" = queue.Queue()
         self._partial = b""
+        self._lines: deque = deque()
         self.discard = False  # set once nobody listens: the bytes are still read, so the child never blocks
         self.thread = threading.Thread(target=self._read, name=name, daemon=True)
         self.thread.start()
@@ -62,20 +64,25 @@ class PipeReader:
             if not self.discard:
                 self._chunks.put(chunk)
 
-    def poll(self) -> list[dict]:
+    def poll(self, limit: Optional[int] = None) -> list[dict]:
+        """The events of up to ``limit`` lines (all when None) that arrived; the rest wait for the next call."""
         parts = [self._partial]
         while True:
             try:
                 parts.append(self._chunks.get_nowait())
             except queue.Empty:
                 break
-        lines = b"".join(parts).split(b"\n")
-        self._partial = lines.pop()
-        return [e for e in (_parse(line) for line in lines if line) if e is not None]
+        if len(parts) > 1:
+            lines = b"".join(parts).split(b"\n")
+            self._partial = lines.pop()
+            self._lines.extend(line for line in lines if line)
+        take = len(self._lines) if limit is None else min(limit, len(self._lines))
+        return [e for e in (_parse(self._lines.popleft()) for _ in range(take)) if e is not None]
 
     @property
     def done(self) -> bool:
-        return not self.thread.is_alive() and self._chunks.empty()
+        """Everything the pipe carried has been read (not necessarily polled)."""
+        return not self.thread.is_alive()
 
 
 def child_command(job_id: int) -> list[str]:
@@ -113,8 +120,8 @@ class JobProcess:
         self._reader.thread.join()
         self._stderr.close()
 
-    def poll(self) -> list[dict]:
-        return self._reader.poll()
+    def poll(self, limit: Optional[int] = None) -> list[dict]:
+        return self._reader.poll(limit)
 
     @property
     def alive(self) -> bool:
@@ -183,19 +190,22 @@ class EventTail:
         self.pid = pid
         self._offset = 0
         self._partial = ""
+        self._lines: deque = deque()
 
-    def poll(self) -> list[dict]:
+    def poll(self, limit: Optional[int] = None) -> list[dict]:
         try:
             with open(self.path, encoding="utf-8") as fh:
                 fh.seek(self._offset)
                 chunk = fh.read()
                 self._offset = fh.tell()
         except OSError:
-            return []
-        text = self._partial + chunk
-        lines = text.split("\n")
-        self._partial = lines.pop()  # a line still being written
-        return [e for e in map(_parse, lines) if e is not None]
+            chunk = ""
+        if chunk:
+            lines = (self._partial + chunk).split("\n")
+            self._partial = lines.pop()  # a line still being written
+            self._lines.extend(line for line in lines if line)
+        take = len(self._lines) if limit is None else min(limit, len(self._lines))
+        return [e for e in (_parse(self._lines.popleft()) for _ in range(take)) if e is not None]
 
     @property
     def alive(self) -> bool:
