@@ -105,7 +105,7 @@ import sys
 from medvision_app.search import SearchConfig, start_search
 from medvision_app.search.config import CandidateTraining, FinalTraining
 cfg = SearchConfig(method="bbnas", data=sys.argv[1], children_per_iteration=2, max_iterations=2, seed=1,
-                   train_limit=int(sys.argv[3]), val_limit=300,
+                   train_limit=int(sys.argv[3]), val_limit=300, inherit=False,
                    candidate=CandidateTraining(max_epochs=3, patience=2), final=FinalTraining(epochs=1))
 start_search(cfg, sys.argv[2])
 """

@@ -116,3 +116,51 @@ def test_the_search_ends_after_three_iterations_of_discarded_children(tmp_path):
                        successive_halving=False)
     assert state["stop_reason"] == "every child discarded in 3 iterations"
     assert state["iteration"] == 3 and state["result_id"] == "0-0"
+
+
+INHERIT_SCRIPT = """
+import sys
+from medvision_app.search import SearchConfig, start_search
+from medvision_app.search.config import CandidateTraining, FinalTraining
+cfg = SearchConfig(method="bbnas", data=sys.argv[1], children_per_iteration=3, max_iterations=2, seed=5,
+                   candidate=CandidateTraining(max_epochs=2, patience=2, batch_size=16), final=FinalTraining(epochs=1))
+start_search(cfg, sys.argv[2])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_an_inheriting_search_killed_mid_iteration_resumes_complete(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from test_search_loop import _tiny_npz
+
+    from medvision_app.search import resume_search
+    from medvision_app.search.state import load_state
+
+    root = Path(__file__).resolve().parents[1]
+    data, out, script = _tiny_npz(tmp_path / "tiny.npz"), tmp_path / "search", tmp_path / "run.py"
+    script.write_text(INHERIT_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, str(script), str(data), str(out)], env=env, cwd=root)
+    try:
+        # the initial model's weights are written when it finishes: its children are next
+        while not (out / "weights" / "0-0.pt").exists():
+            assert proc.poll() is None, "the search ended before it could be killed"
+            time.sleep(0.02)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert load_state(out).phase == "search"
+    summary = resume_search(out)
+    history = read_history(out)
+    ids = [h["id"] for h in history]
+    assert len(ids) == len(set(ids)) and "0-0" in ids
+    assert all(h["inherited"] for h in history if h["iteration"] == 1)  # the parent's weights survived the kill
+    assert summary["final"]["accuracy"] is not None

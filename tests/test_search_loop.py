@@ -127,8 +127,10 @@ SCRIPT = textwrap.dedent(
     import sys
     from medvision_app.search import SearchConfig, start_search
     from medvision_app.search.config import CandidateTraining, FinalTraining
+    # inherit=False: children of two full epochs, so that one is killed mid-candidate with a checkpoint
+    # (an inheriting child's one-epoch halving rung leaves its checkpoint for a moment only)
     cfg = SearchConfig(method="bbnas", data=sys.argv[1], children_per_iteration=2, max_iterations=2, seed=5,
-                       candidate=CandidateTraining(max_epochs=2, patience=2, batch_size=16),
+                       inherit=False, candidate=CandidateTraining(max_epochs=2, patience=2, batch_size=16),
                        final=FinalTraining(epochs=1, batch_size=16))
     start_search(cfg, sys.argv[2])
     """
