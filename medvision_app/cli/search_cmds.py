@@ -63,7 +63,11 @@ class _Display:
                               f"loss {d['val_loss']:.4f}   ")
             self.stream.flush()
         elif kind == "CandidateFinished":
-            self._line(f"  {d['candidate_id']}: val acc {d['accuracy']:.4f}, {d['epochs']} epochs, {d['seconds']:.1f} s")
+            notes = [f"inherited {d['inherited']:.0%}" if d.get("inherited") else "",
+                     "discarded after epoch 1" if d.get("discarded") else "", "halted" if d.get("halted") else ""]
+            extra = "; ".join(n for n in notes if n)
+            self._line(f"  {d['candidate_id']}: val acc {d['accuracy']:.4f}, {d['epochs']} epochs, {d['seconds']:.1f} s"
+                       + (f" ({extra})" if extra else ""))
         elif kind == "IterationFinished":
             stop = f" -> stop ({d['stop_reason']})" if d["stop_reason"] else ""
             self._line(f"iteration {d['iteration']}: best {d['best_id']} {d['best_accuracy']:.4f}, "
