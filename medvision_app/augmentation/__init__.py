@@ -20,12 +20,16 @@ from medvision_app.augmentation.config import (
     default_preview_config,
 )
 
+# Imported here, not lazily: the function shares its submodule's name, and a
+# lazy import let the submodule's binding replace the function ("'module'
+# object is not callable"). The module needs numpy only; torch comes with the
+# augmenter when the first preview is computed.
+from medvision_app.augmentation.preview import montage, preview
+
 _LAZY = {
     "Augmenter": "medvision_app.augmentation.augmenter",
     "as_generator": "medvision_app.augmentation.augmenter",
     "build_augmenter": "medvision_app.augmentation.augmenter",
-    "montage": "medvision_app.augmentation.preview",
-    "preview": "medvision_app.augmentation.preview",
 }
 
 __all__ = [
