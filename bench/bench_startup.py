@@ -96,7 +96,8 @@ def one_start(tmp: Path, k: int) -> dict:
         "all_shown_s": round(times["left"] - launched, 3) if "left" in times else None,
         "reason": times.get("reason"),
         "errors": errors,
-        "stderr_tail": err[-4000:] if (hung or errors or proc.returncode) else "",
+        # the whole of it: a hang's faulthandler dump covers every process of the group
+        "stderr": err[-60000:] if (hung or errors or proc.returncode) else "",
     }
 
 

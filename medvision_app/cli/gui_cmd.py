@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import sys
 from pathlib import Path
 
 from medvision_app.cli.main import CliError
+
+EXIT_GRACE_S = 20
 
 
 def register(sub) -> None:
@@ -33,6 +36,13 @@ def run(args: argparse.Namespace) -> int:
     code = run_gui(args.paths, sample=args.sample)
     from medvision_app.gui.workers import unfinished_jobs
 
+    # The window is closed and every job has ended or been given up on; what
+    # is left is the interpreter's own teardown (Qt objects, helper pools of
+    # other parts). One start in 50 under load still hung there: after
+    # EXIT_GRACE_S the threads' stacks go to stderr and the process ends.
+    # Not inside a test process, which goes on after this call.
+    if "PYTEST_CURRENT_TEST" not in os.environ:
+        faulthandler.dump_traceback_later(EXIT_GRACE_S, exit=True)
     if unfinished_jobs():
         # A job that would not end even when cancelled (its wait is logged):
         # finalizing the interpreter under it would stop its pool thread dead

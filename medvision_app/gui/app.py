@@ -73,7 +73,7 @@ def finish_jobs(timeout: float = 15.0) -> list[str]:
     from medvision_app.gui import decoder, workers
 
     left = workers.shutdown(timeout)
-    decoder.shutdown()
+    decoder.shutdown(wait=not left)  # idle helpers leave now, not in the interpreter's exit
     return left
 
 

@@ -118,18 +118,20 @@ def _discard(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def shutdown() -> None:
+def shutdown(*, wait: bool = False) -> None:
     """Stop the helpers; until the next :func:`warm_up`, decode in the calling thread.
 
     A job that outlived the event loop used to start a fresh helper pool
-    while the interpreter was shutting down.
+    while the interpreter was shutting down. ``wait=True`` (the app's exit,
+    once no job is left) waits for the idle helpers to leave, so that the
+    interpreter's own exit has no pool left to wind down.
     """
     global _pool, _closed
     with _lock:
         _closed = True
-        if _pool is not None:
-            _pool.shutdown(wait=False, cancel_futures=True)
-            _pool = None
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=wait, cancel_futures=True)
 
 
 def _init_helper(parent_pid: int) -> None:
