@@ -123,6 +123,21 @@ def test_wizard_to_launch_on_breastmnist_and_the_monitor_plots_it(qtbot, home, t
     assert _points(curves[3]) == 2  # the validation metric per epoch
     assert (run / "eval.json").is_file() and record.best_metric is not None
 
+    # Evaluate opens the evaluation dashboard on the run; Export and register puts the model in the registry
+    monitor.buttons["evaluate"].click()
+    assert monitor.dashboard is not None and monitor.dashboard.isVisible()
+    monitor.dashboard.close()
+    monitor.buttons["export"].click()
+    export_id = monitor.history.list()[-1].id
+    assert monitor.history.get(export_id).kind == "export"
+    qtbot.waitUntil(lambda: monitor.history.get(export_id).status in ("done", "failed"), timeout=LONG)
+    assert monitor.history.get(export_id).status == "done", monitor.history.get(export_id).error
+    from medvision_app.inference.registry import ModelRegistry
+
+    user_models = [e for e in ModelRegistry().list() if e.location == "user"]
+    assert len(user_models) == 1 and user_models[0].card is not None, user_models
+    monitor.select(job_id)
+
     # round trip the other way: a config file into the wizard, and out as the same TOML
     again = open_wizard(window)
     assert again.task_page.load_file(str(saved))

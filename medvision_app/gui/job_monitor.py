@@ -73,6 +73,7 @@ class JobMonitor(QWidget):
         self.records: dict[int, JobRecord] = {}
         self._selected: Optional[int] = None
         self._last_draw = 0.0
+        self.dashboard = None  # the evaluation dashboard Evaluate opened last
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
