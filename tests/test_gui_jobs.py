@@ -139,7 +139,7 @@ def test_wizard_to_launch_on_breastmnist_and_the_monitor_plots_it(qtbot, home, t
     monitor.select(job_id)
 
     # round trip the other way: a config file into the wizard, and out as the same TOML
-    again = open_wizard(window)
+    again = open_wizard(window, wait=True)
     assert again.task_page.load_file(str(saved))
     assert to_dict(again.train_cfg) == to_dict(load_config(TrainConfig, saved))
     again.reject()
@@ -161,7 +161,7 @@ def test_every_wizard_page_refuses_bad_input_with_a_reason(qtbot, home, tmp_path
     monkeypatch.setattr(wizard_pages, "probe_in_child",
                         lambda kind, payload, **_: inspect_data(payload["data"], payload.get("config_file")))
     window = _window(qtbot, tmp_path)
-    wizard = open_wizard(window)
+    wizard = open_wizard(window, wait=True)
     # task: a file that is not a config
     bad = tmp_path / "bad.toml"
     bad.write_text("[train]\nepochs = 'many'\n")
@@ -272,3 +272,21 @@ def test_reattach_after_restart_then_cancel_and_a_live_search(qtbot, home, tmp_p
     assert table.item(0, 4).text() != "-"
     kinds = {(r["kind"], r["status"]) for r in json.loads(json.dumps([r.to_dict() for r in JobHistory().list()]))}
     assert {("train", "cancelled"), ("search", "done")} <= kinds
+
+
+def test_first_wizard_waits_for_its_imports_on_a_worker(qtbot, home, tmp_path, monkeypatch):
+    import sys
+
+    from medvision_app.gui import jobs_integration
+
+    # A module this process has not imported stands in for the configs' torch-laden packages.
+    monkeypatch.delitem(sys.modules, "tabnanny", raising=False)
+    monkeypatch.setattr(jobs_integration, "_HEAVY", ("tabnanny",))
+    window = _window(qtbot, tmp_path)
+    window.wizard = None
+    window.act_new_job.trigger()
+    assert window.wizard is None and "Preparing the training wizard" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: window.wizard is not None, timeout=30_000)
+    assert window.wizard.isVisible() and not window.statusBar().currentMessage()
+    window.wizard.reject()
+

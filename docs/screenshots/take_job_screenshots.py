@@ -61,7 +61,7 @@ def main() -> int:
     _spin(app, lambda: False, 1.0)
 
     # 1. the wizard's data page on BUSI: three classes, counts, thumbnails, the split
-    wizard = open_wizard(window)
+    wizard = open_wizard(window, wait=True)
     wizard.task_page.apply_preset("pnet")
     wizard.resize(1100, 760)
     wizard.move(250, 120)

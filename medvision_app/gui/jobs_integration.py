@@ -6,6 +6,8 @@ and :func:`confirm_close`.
 
 from __future__ import annotations
 
+import importlib
+import sys
 from typing import Optional
 
 from PySide6.QtCore import Qt
@@ -14,6 +16,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QToolBar
 
 from medvision_app.gui.job_monitor import JobMonitor
 from medvision_app.gui.theme import icon
+from medvision_app.gui.workers import start_worker
 from medvision_app.jobs import JobHistory, JobSpec
 
 
@@ -25,7 +28,7 @@ def install_jobs(window: QMainWindow, history: Optional[JobHistory] = None) -> J
     action = QAction(icon("train"), "New training or search…", window)
     action.setToolTip("Train a classifier or search an architecture on your data")
     action.setShortcut("Ctrl+T")
-    action.triggered.connect(lambda: open_wizard(window))
+    action.triggered.connect(lambda: open_wizard(window))  # a worker imports torch the first time
     window.act_new_job = action
     for menu_action in window.menuBar().actions():
         if menu_action.text().replace("&", "") == "Tools":
@@ -43,10 +46,36 @@ def install_jobs(window: QMainWindow, history: Optional[JobHistory] = None) -> J
     return monitor
 
 
-def open_wizard(window: QMainWindow, spec: Optional[JobSpec] = None):
-    """Open the wizard (pre-filled from ``spec``); Launch queues its job in the monitor."""
+# The configs the wizard edits import torch with their packages (networks and training import
+# their engines on import): 4 to 8 s, more on a loaded machine. Imported on a worker thread the
+# first time, the window keeps drawing while it happens.
+_HEAVY = ("medvision_app.training.config", "medvision_app.search.config")
+
+
+def _import_heavy() -> None:
+    for name in _HEAVY:
+        importlib.import_module(name)
+
+
+def open_wizard(window: QMainWindow, spec: Optional[JobSpec] = None, *, wait: bool = False):
+    """Open the wizard (pre-filled from ``spec``); Launch queues its job in the monitor.
+
+    The first time, the configs' imports run on a worker thread and the wizard
+    opens when they are done (``wait`` imports them here instead; tests and
+    scripts that need the wizard at once).
+    """
+    if wait or all(name in sys.modules for name in _HEAVY):
+        return _show_wizard(window, spec)
+    window.statusBar().showMessage("Preparing the training wizard (loading PyTorch)…")
+    start_worker(_import_heavy, on_returned=lambda _r: _show_wizard(window, spec),
+                 on_errored=lambda exc: window.notify_error(exc), owner=window)
+    return None
+
+
+def _show_wizard(window: QMainWindow, spec: Optional[JobSpec]):
     from medvision_app.gui.training_wizard import TrainingWizard
 
+    window.statusBar().clearMessage()
     wizard = TrainingWizard(window, spec=spec)
     wizard.accepted.connect(lambda: launch(window, wizard.spec()))
     window.wizard = wizard
