@@ -22,6 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = 200_000
+NOISE = 4  # references that unrelated objects may take or give back meanwhile (see the assertions)
 BATCH = 200  # events per worker: a leaking build is caught between two workers, before True's count reaches zero
 
 CHILD = textwrap.dedent(
@@ -87,6 +88,10 @@ def test_200k_worker_events_leave_true_none_and_memory_unchanged(tmp_path):
     assert not report.get("stopped_early"), f"reference counts drifted after {report['received']} events: {report}"
     assert done.returncode == 0, f"the soak's interpreter ended with status {done.returncode}:\n{done.stderr[-3000:]}"
     assert report["received"] >= EVENTS
-    assert report["after"][0] == report["before"][0], f"sys.getrefcount(True) changed: {report}"
-    assert report["after"][1] == report["before"][1], f"sys.getrefcount(None) changed: {report}"
+    # The 6.12.0 binding loses one reference per emit or processEvents: 200,000
+    # here. A count a few apart is something else in the process that came or
+    # went holding None (a full-suite run once ended with one None reference
+    # fewer), not the binding, so a handful is tolerated and a leak is not.
+    assert abs(report["after"][0] - report["before"][0]) <= NOISE, f"sys.getrefcount(True) changed: {report}"
+    assert abs(report["after"][1] - report["before"][1]) <= NOISE, f"sys.getrefcount(None) changed: {report}"
     assert report["rss_growth_kb"] < 20 * 1024, f"memory grew by {report['rss_growth_kb']} kB: {report}"
