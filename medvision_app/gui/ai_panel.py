@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -38,6 +38,9 @@ from medvision_app.gui.heatmap_overlay import HeatmapOverlay, OverlayStyle
 from medvision_app.gui.workers import start_worker
 
 DISCLAIMER = "Decision support for research use only. Not a diagnosis: every result must be read by a clinician."
+
+
+_MODELS_AFTER_MS = 2500
 
 
 def _key(path) -> str:
@@ -171,7 +174,18 @@ class AiPanel(QWidget):
         grid.allShown.connect(self._lookup_cached)
         grid.allShown.connect(self._run_samples_when_ready)
         self._set_running(False)
-        self.refresh_models()
+        # Verifying the registry starts the two analysis helpers, each importing
+        # onnxruntime: on two cores that delayed the first image of a study
+        # opened at start-up by about half a second. They start once the
+        # images are on screen, or after a moment when nothing is opened.
+        self._models_requested = False
+        grid.allShown.connect(self._request_models_once)
+        QTimer.singleShot(_MODELS_AFTER_MS, self._request_models_once)
+
+    def _request_models_once(self) -> None:
+        if not self._models_requested:
+            self._models_requested = True
+            self.refresh_models()
 
     # -- models -------------------------------------------------------------------------------
     def refresh_models(self) -> None:
