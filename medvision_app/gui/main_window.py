@@ -40,6 +40,7 @@ from medvision_app.gui.workers import start_worker
 from medvision_app.imaging.viewing import display_float_reduced
 
 MAX_RECENT = 10
+JOBS_DOCK_HEIGHT = 150  # title, table header, one job row and the buttons
 ABOUT = (
     "<h3>MedVision {version}</h3>"
     "<p>A workstation for viewing medical images, preparing them for machine "
@@ -461,6 +462,8 @@ class MainWindow(QMainWindow):
         if self._default_layout_pending:
             self._default_layout_pending = False
             QTimer.singleShot(0, self, self._default_dock_sizes)
+        elif not event.spontaneous():
+            QTimer.singleShot(0, self, self._keep_jobs_dock_usable)
 
     def _default_dock_sizes(self) -> None:
         # Before the first show the docks' sizes are rescaled away; after it they hold.
@@ -472,6 +475,15 @@ class MainWindow(QMainWindow):
         histogram = min(int(height * 0.3), self.histogram.minimumSizeHint().height() + 30)
         self.resizeDocks([self.docks["histogram"], self.docks["preprocessing"]], [histogram, height - histogram],
                          Qt.Orientation.Vertical)
+        self._keep_jobs_dock_usable()
+
+    def _keep_jobs_dock_usable(self) -> None:
+        # Qt gives a new bottom dock its minimum, and a layout restored from a
+        # larger screen comes back squeezed: on a laptop either left the job
+        # table no room for a single row below its header.
+        dock = self.docks.get("jobs")
+        if dock is not None and dock.isVisible() and dock.height() < JOBS_DOCK_HEIGHT:
+            self.resizeDocks([dock], [max(JOBS_DOCK_HEIGHT, self.height() // 6)], Qt.Orientation.Vertical)
 
     def recent(self) -> list[str]:
         value = self.settings.value("recent", [])
