@@ -86,7 +86,7 @@ def _load_pixels(
     emit: Emit,
     cancel: Optional[CancelToken],
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
-    from medvision_app.imaging import ImageOpenError, open_image
+    from medvision_app.imaging import ImageOpenError
 
     out = np.zeros((len(table), channels, size, size), dtype=np.uint8)
     keep = np.ones(len(table), dtype=bool)
@@ -94,18 +94,15 @@ def _load_pixels(
     for i in range(len(table)):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        if table.arrays is not None:
-            img = table.arrays[i].astype(np.float32) / 255.0 if table.arrays.dtype == np.uint8 else table.arrays[i]
-        else:
+        try:
+            img = table.display(i)
+        except ImageOpenError as exc:
             path = table.paths[i]
-            try:
-                img = open_image(path).display_float(0)
-            except ImageOpenError as exc:
-                if on_unreadable == "fail":
-                    raise DataError(f"{path}: cannot open: {exc.reason}") from None
-                skipped.append((str(path), exc.reason))
-                keep[i] = False
-                continue
+            if on_unreadable == "fail":
+                raise DataError(f"{path}: cannot open: {exc.reason}") from None
+            skipped.append((str(path), exc.reason))
+            keep[i] = False
+            continue
         if preprocess is not None:
             img = preprocess(img)
         out[i] = to_model_input(img, size, channels)

@@ -41,6 +41,18 @@ class SampleTable:
     def has_metadata(self) -> bool:
         return self.age is not None or self.sex is not None or self.site is not None
 
+    def display(self, i: int) -> np.ndarray:
+        """Sample ``i`` as a float display image in [0, 1], what the model input is made from.
+
+        Raises :class:`~medvision_app.imaging.ImageOpenError` for a file that cannot be opened.
+        """
+        if self.arrays is not None:
+            raw = self.arrays[i]
+            return raw.astype(np.float32) / 255.0 if raw.dtype == np.uint8 else raw.astype(np.float32)
+        from medvision_app.imaging import open_image
+
+        return open_image(self.paths[i]).display_float(0)
+
     def subset(self, index: Sequence[int] | np.ndarray) -> "SampleTable":
         idx = np.asarray(index, dtype=np.int64)
 

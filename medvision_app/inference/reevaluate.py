@@ -25,7 +25,6 @@ def split_probabilities(model: LoadedModel, data_config, split: str = "test", *,
     """``(probabilities (N, C), labels (N,))`` of ``split`` of the source ``data_config`` names."""
     from medvision_app.data.prepare import split_table
     from medvision_app.data.sources import read_source
-    from medvision_app.imaging import open_image
 
     table = read_source(data_config, Path(data_config.path))
     part = split_table(table, data_config)[split]
@@ -44,12 +43,7 @@ def split_probabilities(model: LoadedModel, data_config, split: str = "test", *,
         sample = part.subset(idx)
         tensors = []
         for i in range(len(sample)):
-            if sample.arrays is not None:
-                raw = sample.arrays[i]
-                display = raw.astype(np.float32) / 255.0 if raw.dtype == np.uint8 else raw.astype(np.float32)
-            else:
-                display = open_image(sample.paths[i]).display_float(0)
-            tensors.append(preprocess(display, card, model.pipeline)[0])
+            tensors.append(preprocess(sample.display(i), card, model.pipeline)[0])
         meta = None if encoding is None else encoding.encode_many(sample.age, sample.sex, sample.site, len(sample))
         probs.append(predict_batch(np.stack(tensors), model, metadata=meta)["probabilities"])
     return np.concatenate(probs).astype(np.float64), np.asarray(part.labels, np.int64)

@@ -123,7 +123,6 @@ def _check_samples(config, card: ModelCard):
     """Real model inputs (and metadata) from the run's test split, else validation."""
     from medvision_app.data.prepare import split_table
     from medvision_app.data.sources import read_source
-    from medvision_app.imaging import open_image
     from medvision_app.inference.predict import preprocess
 
     table = read_source(config.data, Path(config.data.path))
@@ -133,12 +132,7 @@ def _check_samples(config, card: ModelCard):
     pipeline = card.pipeline()
     tensors = []
     for i in range(len(sample)):
-        if sample.arrays is not None:
-            raw = sample.arrays[i]
-            display = raw.astype(np.float32) / 255.0 if raw.dtype == np.uint8 else raw.astype(np.float32)
-        else:
-            display = open_image(sample.paths[i]).display_float(0)
-        tensors.append(preprocess(display, card, pipeline)[0])
+        tensors.append(preprocess(sample.display(i), card, pipeline)[0])
     metadata = None
     encoding = config.run.metadata_encoding
     if encoding is not None:
