@@ -74,3 +74,17 @@ def test_search_folder_report_has_tree_pareto_and_the_chosen_architecture(tmp_pa
     assert "Chosen architecture C32-SE-P" in text  # the result's genotype, as the search wrote it
     assert "Final model" in text and "Per-class metrics" in text
     assert "C24-SE-P" in text  # a Pareto-front row
+
+
+def test_configuration_rows_name_the_augmentations_and_schedule_a_run_used():
+    from medvision_app.reports.evaluation_report import _config_rows
+
+    cfg = {"model": {"name": "pnet"},
+           "train": {"epochs": 3, "schedule": "cosine", "label_smoothing": 0.1, "mixup_alpha": 0.0},
+           "augmentation": {"rotation": {"probability": 0.5, "degrees": [-10, 10]}, "zoom": {"probability": 0.0},
+                            "horizontal_flip": 0.5, "vertical_flip": 0.0, "description": ""}}
+    rows = dict(_config_rows(cfg))
+    assert rows["Augmentation"] == "rotation p=0.5, horizontal flip p=0.5"
+    assert "schedule cosine" in rows["Training"] and "label smoothing 0.1" in rows["Training"]
+    assert "mixup" not in rows["Training"]
+    assert dict(_config_rows({"augmentation": {"zoom": {"probability": 0.0}}}))["Augmentation"] == "none"

@@ -72,6 +72,27 @@ def _data_rows(a: RunAnalysis) -> list[tuple[str, str]]:
     return rows
 
 
+_TRAINING_EXTRAS = (("schedule", "schedule"), ("label_smoothing", "label smoothing"), ("mixup_alpha", "mixup alpha"))
+_SCALAR_TRANSFORMS = ("horizontal_flip", "vertical_flip", "invert")
+
+
+def _augmentation_summary(aug: dict) -> str:
+    """The transforms a run really applied (probability above 0), then the user's note."""
+    parts = []
+    for key, value in aug.items():
+        if isinstance(value, dict):
+            probability = value.get("probability") or 0
+        elif key in _SCALAR_TRANSFORMS and isinstance(value, (int, float)):
+            probability = value
+        else:
+            continue
+        if probability > 0:
+            parts.append(f"{key.replace('_', ' ')} p={probability:g}")
+    summary = ", ".join(parts) or "none"
+    note = aug.get("description")
+    return f"{summary} ({note})" if note else summary
+
+
 def _config_rows(cfg: dict) -> list[tuple[str, str]]:
     model = cfg.get("model", {}) if isinstance(cfg.get("model"), dict) else {}
     train = cfg.get("train", {}) if isinstance(cfg.get("train"), dict) else {}
@@ -87,12 +108,12 @@ def _config_rows(cfg: dict) -> list[tuple[str, str]]:
         rows.append(("Architecture", arch["text"]))
     rows.append(("Training", f"{train.get('epochs', '?')} epochs, batch {train.get('batch_size', '?')}, "
                              f"{train.get('optimizer', '?')} lr {train.get('lr', '?')}, loss {train.get('loss', '?')}, "
-                             f"seed {train.get('seed', '?')}"))
+                             f"seed {train.get('seed', '?')}"
+                             + "".join(f", {label} {train[key]}" for key, label in _TRAINING_EXTRAS
+                                       if train.get(key) not in (None, "", 0, 0.0, "none", False))))
     steps = [s.get("op", s.get("name", "?")) if isinstance(s, dict) else str(s) for s in pre.get("steps", []) or []]
     rows.append(("Preprocessing", ", ".join(steps) or "none"))
-    described = aug.get("description") or ", ".join(
-        k for k, v in aug.items() if isinstance(v, dict) and v.get("enabled")) or "none"
-    rows.append(("Augmentation", described))
+    rows.append(("Augmentation", _augmentation_summary(aug)))
     if cfg.get("description"):
         rows.append(("Description", str(cfg["description"])))
     return rows
