@@ -187,3 +187,23 @@ def test_models_list_says_which_origin(signed_model, tmp_path, capsys):
     assert main(["models", "list", "--json"]) == 0
     listed = {e["name"]: e for e in json.loads(capsys.readouterr().out)}
     assert listed["foreign"]["provenance"] == "unverified" and listed["breastmnist-demo"]["provenance"] == "shipped"
+
+
+def test_a_card_change_keeps_this_installations_signature_and_never_signs_a_foreign_model(signed_model, tmp_path,
+                                                                                            monkeypatch):
+    import shutil
+
+    from medvision_app.inference.card_update import update_card
+
+    ours = tmp_path / "ours.onnx"
+    shutil.copyfile(signed_model, ours)
+    update_card(ours, threshold=0.3)  # what the dashboard's "save threshold" does
+    verified = verify_bytes(ours, ours.read_bytes())
+    assert verified.card.threshold == 0.3 and assess(verified).state == SIGNED
+
+    foreign = tmp_path / "foreign.onnx"
+    shutil.copyfile(signed_model, foreign)
+    monkeypatch.setenv("MEDVISION_HOME", str(tmp_path / "elsewhere"))  # another installation's key, none here
+    update_card(foreign, threshold=0.4)
+    assert assess(verify_bytes(foreign, foreign.read_bytes())).state == UNVERIFIED
+    assert not key_path().exists()  # a card change never makes a key
