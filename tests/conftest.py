@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -50,3 +51,18 @@ def _private_medvision_home(tmp_path_factory):
         yield
     finally:
         os.environ.pop("MEDVISION_HOME", None)
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_on_the_main_thread(request):
+    """Collect cyclic garbage on the main thread after each test.
+
+    A widget left in a reference cycle by a GUI test is otherwise collected by
+    whichever thread next crosses a GC threshold, and a worker thread
+    destroying a Qt object crashes the process (the app itself collects on its
+    GUI thread only: ``gui/gc_guard.py``, which also switches automatic
+    collection off in a test process that built the app through create_app).
+    """
+    yield
+    if "qtbot" in request.fixturenames or not gc.isenabled():
+        gc.collect()

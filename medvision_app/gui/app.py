@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
+from medvision_app.gui.gc_guard import collect_on_gui_thread
 from medvision_app.utils.logfile import install_log_file
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ def create_app(argv: Optional[Sequence[str]] = None) -> QApplication:
     app.setOrganizationName("MedVision")
     app.setApplicationName("MedVision")
     app.setStyle("Fusion")
+    collect_on_gui_thread(app)
     return app
 
 
