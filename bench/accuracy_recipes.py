@@ -46,6 +46,19 @@ def data_path(name: str) -> Path:
     return SHARED / RECIPES[name][2]
 
 
+def budget_stopper(budget_s: float, cancel, started: float):
+    """An event handler that cancels a run once ``budget_s`` is spent and it has a checkpoint to evaluate."""
+    checkpoints: list[int] = []
+
+    def stop_when_spent(event) -> None:
+        if event.kind == "CheckpointSaved":
+            checkpoints.append(event.epoch)
+        if checkpoints and time.perf_counter() - started > budget_s:
+            cancel.cancel()
+
+    return stop_when_spent
+
+
 def load_recipe(name: str, overrides: list[str] | None = None):
     """The recipe's TrainConfig with ``data.path`` on ../shared/data and ``--set``-style overrides applied."""
     from dataclasses import replace
@@ -98,13 +111,7 @@ def run_recipe(name: str, root: Path, budget_s: float | None = None, overrides: 
     run_dir = root / name
     cancel = CancelToken()
     started = time.perf_counter()
-    checkpoints: list[int] = []
-
-    def stop_when_spent(event) -> None:
-        if event.kind == "CheckpointSaved":
-            checkpoints.append(event.epoch)
-        if checkpoints and time.perf_counter() - started > budget:
-            cancel.cancel()
+    stop_when_spent = budget_stopper(budget, cancel, started)
 
     previous = torch.get_num_threads()
     try:

@@ -164,6 +164,7 @@ def run_candidate(name: str, root: Path, budget_s: float | None = None) -> dict:
     """Train candidate ``name`` into ``root/name`` within its budget; its test figures."""
     import torch
 
+    from bench.accuracy_recipes import budget_stopper
     from medvision_app.events import CancelToken
     from medvision_app.training.config import TrainConfig
     from medvision_app.training.run import evaluate_run, start_run
@@ -176,13 +177,7 @@ def run_candidate(name: str, root: Path, budget_s: float | None = None) -> dict:
     cancel = CancelToken()
     started = time.perf_counter()
     load_start = _load()
-    checkpoints: list[int] = []
-
-    def stop_when_spent(event) -> None:
-        if event.kind == "CheckpointSaved":
-            checkpoints.append(event.epoch)
-        if checkpoints and time.perf_counter() - started > budget:
-            cancel.cancel()
+    stop_when_spent = budget_stopper(budget, cancel, started)
 
     previous = torch.get_num_threads()
     try:
