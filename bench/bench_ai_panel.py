@@ -175,7 +175,7 @@ def _opacity_drag(app, win) -> dict:
 
 def _busi_folder(app, win, probe) -> dict:
     panel = win.ai
-    assert panel.select_model("breastmnist-demo")
+    assert panel.select_model("breastmnist")
     files = sorted(p for p in BUSI.rglob("*.png"))
     probe.start()
     start = time.perf_counter()

@@ -49,7 +49,7 @@ def _case_stages(study: list[Path]) -> dict:
     from medvision_app.inference import load_model, predict
     from medvision_app.inference.registry import ModelRegistry
 
-    model = load_model(ModelRegistry().resolve("breastmnist-demo"))
+    model = load_model(ModelRegistry().resolve("breastmnist"))
     images = [open_image(p) for p in study]
     displays = [i.display(0).astype(np.float32) / np.float32(255.0) for i in images]
     stages = {
@@ -95,7 +95,7 @@ def run() -> dict:
         tmp = Path(tmp)
         if len(study) == 4:
             def case(deidentify: bool):
-                facts = analyse_case(study, "breastmnist-demo", deidentify=deidentify)
+                facts = analyse_case(study, "breastmnist", deidentify=deidentify)
                 write_pdf(tmp / "case.pdf", build_case_report(facts))
                 return facts
 

@@ -36,7 +36,7 @@ from typing import Callable, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MEDVISION_SHARED", ROOT.parent / "shared")) / "data"
-MODEL = "breastmnist-demo"
+MODEL = "breastmnist"
 COMMANDS = ("info", "render", "predict")
 
 

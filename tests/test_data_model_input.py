@@ -48,7 +48,7 @@ def test_predict_runs_without_importing_torch(shared_data):
     code = ("import sys\n"
             "from medvision_app.cli.main import main\n"
             "try:\n"
-            f"    main(['predict', 'breastmnist-demo', {str(image)!r}])\n"
+            f"    main(['predict', 'breastmnist', {str(image)!r}])\n"
             "except SystemExit as exc:\n"
             "    assert not exc.code, exc.code\n"
             "print('torch' in sys.modules, 'torchvision' in sys.modules)\n")

@@ -205,7 +205,7 @@ def test_save_threshold_beside_the_run_and_into_the_model_card(tmp_path):
     assert json.loads((run / OPERATING_POINT).read_text())["class"] == "malignant"
     with pytest.raises(ThresholdError, match="within"):
         save_threshold(run, 1.5, ["a", "b"])
-    shutil.copy(SHIPPED_DIR / "breastmnist-demo.onnx", run / "model.onnx")
+    shutil.copy(SHIPPED_DIR / "breastmnist.onnx", run / "model.onnx")
     message = save_threshold(run, 0.3, ["malignant", "benign"])
     if card_supports_threshold():
         from medvision_app.inference import verify_model
@@ -214,4 +214,4 @@ def test_save_threshold_beside_the_run_and_into_the_model_card(tmp_path):
         assert "model card" in message
     else:
         assert "no threshold field" in message
-        assert (run / "model.onnx").read_bytes() == (SHIPPED_DIR / "breastmnist-demo.onnx").read_bytes()
+        assert (run / "model.onnx").read_bytes() == (SHIPPED_DIR / "breastmnist.onnx").read_bytes()

@@ -107,7 +107,7 @@ def test_core_only_names_each_missing_part(blocker_dir, tmp_path):
     _one_error_line(_medvision(blocker_dir, EVERY_EXTRA, "gui", cwd=tmp_path),
                     "the workstation needs the gui extra: pip install medvision[gui]")
     _one_error_line(_medvision(blocker_dir, EVERY_EXTRA, ct, cwd=tmp_path), "needs the gui extra")  # medvision PATH
-    _one_error_line(_medvision(blocker_dir, EVERY_EXTRA, "predict", "breastmnist-demo", ct, cwd=tmp_path),
+    _one_error_line(_medvision(blocker_dir, EVERY_EXTRA, "predict", "breastmnist", ct, cwd=tmp_path),
                     "predicting needs an ONNX runtime: pip install medvision[cpu]")
 
 

@@ -23,7 +23,7 @@ from medvision_app.inference.results_store import ResultsStore  # noqa: E402
 from medvision_app.samples import ensure_sample_study  # noqa: E402
 
 TIMEOUT = 30000
-DEMO = "breastmnist-demo"
+DEMO = "breastmnist"
 
 
 @pytest.fixture(scope="module")
@@ -84,14 +84,44 @@ def test_analyse_image_shows_probabilities_status_and_heatmap(qtbot, window, tmp
     assert panel.disclaimer.isVisible() and "Not a diagnosis" in panel.disclaimer.text()
     _analyse(qtbot, panel, panel.analyse_image)
     (result,) = panel.results()
-    assert result.status == "ok" and result.heatmap_kind == "soft-attention"
+    assert result.status == "ok" and result.heatmap_kind == "cam"
     bars = panel.bars.values()
     assert set(bars) == {"malignant", "normal, benign"} and sum(bars.values()) == pytest.approx(1000, abs=2)
     assert "succeeded" in panel.current_status.text() and result.predicted in panel.current_status.text()
     overlay = panel.overlay_for(window.grid.active)
     assert overlay.shown and overlay.badge.text() == "AI: succeeded"
-    # K attention maps can be chosen one by one
-    assert panel.overlay_controls.map_choice.count() == 1 + result.attention_maps.shape[0]
+    # the shipped breast model has one class activation map, nothing to choose between
+    choice = panel.overlay_controls.map_choice
+    assert choice.count() == 1 and choice.itemText(0) == "Class activation map"
+
+
+def test_a_soft_attention_model_offers_each_of_its_maps(qtbot, window, tmp_path):
+    torch = pytest.importorskip("torch")
+    from inference_support import TinyAttentionNet, tiny_card
+
+    from medvision_app.inference.export import export_module
+
+    torch.manual_seed(0)
+    card = tiny_card(classes=("malignant", "normal, benign"))
+    card.name = "tiny-attention"
+    images = np.random.default_rng(0).random((4, 1, 28, 28), dtype=np.float32)
+    path, _ = export_module(TinyAttentionNet(k=3), card, images, tmp_path / "tiny-attention.onnx")
+    ModelRegistry().import_model(path)  # exported here, so signed by this installation
+    panel = window.ai
+    panel.refresh_models()
+    qtbot.waitUntil(lambda: panel.select_model("tiny-attention"), timeout=TIMEOUT)
+    _open(qtbot, window, [_ultrasound_png(tmp_path / "us.png")])
+    _analyse(qtbot, panel, panel.analyse_image)
+    (result,) = panel.results()
+    assert result.status == "ok" and result.heatmap_kind == "soft-attention"
+    assert result.attention_maps.shape[0] == 3
+    choice = panel.overlay_controls.map_choice
+    assert [choice.itemText(i) for i in range(choice.count())] == [
+        "Mean of the maps", "Attention map 1", "Attention map 2", "Attention map 3"]
+    overlay = panel.overlay_for(window.grid.active)
+    mean = overlay.item.image.copy()
+    choice.setCurrentIndex(2)  # the second map alone
+    assert overlay.style.map_index == 1 and not np.array_equal(overlay.item.image, mean)
 
 
 def _scene_point_of_original_pixel(item, row, col, shape_of_item_grid, original_shape):
@@ -140,8 +170,8 @@ def test_overlay_follows_zoom_rotation_flips_and_toggles(qtbot, window, tmp_path
     before = int((overlay.item.image[..., 3] > 0).sum())
     panel.overlay_controls.threshold.setValue(90)
     assert int((overlay.item.image[..., 3] > 0).sum()) < before
-    panel.overlay_controls.map_choice.setCurrentIndex(2)  # the second Soft-Attention map alone
-    assert overlay.style.map_index == 1
+    # one class activation map: nothing to choose (each Soft-Attention map: the test below)
+    assert not panel.overlay_controls.map_choice.isEnabled() and overlay.style.map_index is None
 
 
 def test_four_view_study_outside_intended_use_then_override(qtbot, window, sample):

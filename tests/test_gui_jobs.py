@@ -290,3 +290,54 @@ def test_first_wizard_waits_for_its_imports_on_a_worker(qtbot, home, tmp_path, m
     assert window.wizard.isVisible() and not window.statusBar().currentMessage()
     window.wizard.reject()
 
+
+
+@pytest.mark.timeout(300)
+def test_data_page_groups_a_csv_split_by_the_chosen_column(qtbot, home, tmp_path, monkeypatch):
+    monkeypatch.setattr(wizard_pages, "probe_in_child",
+                        lambda kind, payload, **_: inspect_data(payload["data"], payload.get("config_file")))
+    rows = ["path,label,subject,age"]
+    for i in range(24):
+        _image(tmp_path / f"{i}.png", 40 + i)
+        rows.append(f"{i}.png,{'ab'[i % 2]},s{i // 4},{50 + i}")  # six subjects of four images each
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("\n".join(rows) + "\n")
+    window = _window(qtbot, tmp_path)
+    wizard = open_wizard(window, wait=True)
+    wizard.next()
+    page = wizard.data_page
+    page.path.setText(str(manifest))
+    qtbot.waitUntil(lambda: page.result is not None and page.group.isEnabled(), timeout=30_000)
+    choices = [page.group.itemText(i) for i in range(page.group.count())]
+    assert choices == [wizard_pages.AUTO_GROUP, "subject", "age"]  # path, label and split are not IDs
+    assert "not grouped" in page.status.text()
+    for box, value in zip(page.ratios, (0.5, 0.25, 0.25), strict=True):
+        box.setValue(value)
+    page.group.setCurrentIndex(page.group.findData("subject"))
+    qtbot.waitUntil(lambda: page.result is not None and "grouped by subject" in page.status.text(), timeout=30_000)
+    assert page.isComplete() and page.data_config().group_column == "subject"
+    # the split the run will use keeps each subject's images together
+    from medvision_app.data import read_source, split_table
+
+    config = page.data_config()
+    parts = split_table(read_source(config, manifest), config)
+    owners = {}
+    for name, part in parts.items():
+        for image_id in part.ids:
+            owners.setdefault(f"s{int(image_id.split('.')[0]) // 4}", set()).add(name)
+    assert all(len(sides) == 1 for sides in owners.values()), owners
+    wizard.next()
+    assert wizard.train_cfg.data.group_column == "subject"
+    wizard.reject()
+
+
+def test_a_group_column_the_manifest_lacks_is_refused_by_name(tmp_path):
+    from medvision_app.data import DataConfig, DataError, read_source
+
+    _image(tmp_path / "0.png")
+    _image(tmp_path / "1.png")
+    (tmp_path / "m.csv").write_text("path,label,patient\n0.png,a,p1\n1.png,b,p2\n")
+    with pytest.raises(DataError, match=r"m.csv: no column 'patient_id' to group the split by; found path, label, patient"):
+        read_source(DataConfig(path=str(tmp_path / "m.csv"), group_column="patient_id"), tmp_path / "m.csv")
+    table = read_source(DataConfig(path=str(tmp_path / "m.csv"), group_column="patient"), tmp_path / "m.csv")
+    assert table.groups == ["p1", "p2"]

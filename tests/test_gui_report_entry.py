@@ -56,9 +56,9 @@ def test_open_run_shows_the_dashboard_and_its_gallery_opens_the_viewer(window, q
 
     from medvision_app.inference.registry import SHIPPED_DIR
 
-    shutil.copy(SHIPPED_DIR / "breastmnist-demo.onnx", run / "model.onnx")
+    shutil.copy(SHIPPED_DIR / "breastmnist.onnx", run / "model.onnx")
     qtbot.waitUntil(lambda: window.ai.selected_entry() is not None, timeout=TIMEOUT)
-    assert window.ai.select_model("breastmnist-demo")
+    assert window.ai.select_model("breastmnist")
     analysed = []
     monkeypatch.setattr(window.ai, "analyse", lambda paths: analysed.append(list(paths)))
     dashboard.openImageRequested.emit(sample)
@@ -68,7 +68,7 @@ def test_open_run_shows_the_dashboard_and_its_gallery_opens_the_viewer(window, q
 
 def test_ai_panel_exports_a_deidentified_case_report(window, qtbot, tmp_path, monkeypatch):
     qtbot.waitUntil(lambda: window.ai.selected_entry() is not None, timeout=TIMEOUT)
-    assert window.ai.select_model("breastmnist-demo")
+    assert window.ai.select_model("breastmnist")
     png = tmp_path / "case" / "lesion.png"
     png.parent.mkdir()
     rng = np.random.default_rng(1)

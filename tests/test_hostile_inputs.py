@@ -227,7 +227,7 @@ def test_ai_analysis_refuses_a_fifo_without_blocking(tmp_path):
             "from medvision_app.inference.analysis import Analyser, cached_results\n"
             "from medvision_app.inference.model import load_model\n"
             "from medvision_app.inference.registry import ModelRegistry\n"
-            "result = Analyser(load_model(ModelRegistry().resolve('breastmnist-demo'))).analyse_one(sys.argv[1])\n"
+            "result = Analyser(load_model(ModelRegistry().resolve('breastmnist'))).analyse_one(sys.argv[1])\n"
             "print(json.dumps([result.status, result.reason, len(cached_results([sys.argv[1]], 'x'))]))\n")
     done = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True, text=True, timeout=60,
                           env=child_env(tmp_path / "home"), cwd=tmp_path)
@@ -269,7 +269,7 @@ def test_unreadable_folder_given_to_info_is_one_error_line(tmp_path):
 def test_file_name_too_long_is_one_error_line(tmp_path, capsys, command):
     long = tmp_path / ("n" * 300 + ".dcm")
     argv = {"info": ["info", str(long)], "render": ["render", str(long), str(tmp_path / "o.png")],
-            "predict": ["predict", "breastmnist-demo", str(long)]}[command]
+            "predict": ["predict", "breastmnist", str(long)]}[command]
     assert main(argv) == 2
     _one_error_line(capsys.readouterr().err, "file name is too long")
 
@@ -280,7 +280,7 @@ def test_newline_in_a_file_name_stays_on_one_line(tmp_path, capsys):
     assert main(["info", str(bad)]) == 2
     line = _one_error_line(capsys.readouterr().err)
     assert line.startswith(f"error: {tmp_path}/first\\nsecond.dcm: ")
-    assert main(["predict", "breastmnist-demo", str(bad), "--json"]) == 2
+    assert main(["predict", "breastmnist", str(bad), "--json"]) == 2
     captured = capsys.readouterr()
     _one_error_line(captured.err, "first\\nsecond.dcm")
     assert json.loads(captured.out)["source"] == str(bad)
@@ -289,7 +289,7 @@ def test_newline_in_a_file_name_stays_on_one_line(tmp_path, capsys):
 def test_predict_into_a_closed_pipe_is_quiet(tmp_path):
     image = tmp_path / "noise.png"
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 64), dtype=np.uint8)).save(image)
-    command = (f"{sys.executable} -m medvision_app predict breastmnist-demo " + " ".join([str(image)] * 300)
+    command = (f"{sys.executable} -m medvision_app predict breastmnist " + " ".join([str(image)] * 300)
                + " --json | head -1")
     done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=300,
                           env=child_env(tmp_path / "home"), cwd=tmp_path)
@@ -361,7 +361,7 @@ def test_rescale_that_flattens_the_image_is_refused(tmp_path, capsys, tags, reas
     path = rewrite_dicom(CT, tmp_path / "rescale.dcm", **tags)
     with pytest.raises(ImageOpenError, match=reason):
         open_image(path)
-    assert main(["predict", "breastmnist-demo", str(path), "--json"]) == 2
+    assert main(["predict", "breastmnist", str(path), "--json"]) == 2
     assert json.loads(capsys.readouterr().out)["status"] == "failed"
 
 
@@ -375,7 +375,7 @@ def test_predict_refuses_an_image_with_no_contrast(tmp_path, capsys, make):
                   "hot-pixel": np.pad(np.full((1, 1), 255), 100)}[make]
         path = tmp_path / f"{make}.png"
         Image.fromarray(pixels.astype(np.uint8)).save(path)
-    assert main(["predict", "breastmnist-demo", str(path), "--json"]) == 2
+    assert main(["predict", "breastmnist", str(path), "--json"]) == 2
     captured = capsys.readouterr()
     record = json.loads(captured.out)
     assert record["status"] == "failed" and record["reason"].endswith("image has no contrast")
@@ -386,7 +386,7 @@ def test_predict_refuses_an_image_with_no_contrast(tmp_path, capsys, make):
 def test_predict_still_answers_a_real_image(tmp_path, capsys):
     path = tmp_path / "noise.png"
     Image.fromarray(np.random.default_rng(2).integers(0, 255, (64, 64), dtype=np.uint8)).save(path)
-    assert main(["predict", "breastmnist-demo", str(path), "--json"]) == 0
+    assert main(["predict", "breastmnist", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "ok"
 
 

@@ -14,7 +14,7 @@ from medvision_app.inference import load_model, predict
 from medvision_app.inference.registry import SHIPPED_DIR
 from medvision_app.utils.config_io import save_config
 
-DEMO = SHIPPED_DIR / "breastmnist-demo.onnx"
+DEMO = SHIPPED_DIR / "breastmnist.onnx"
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ from medvision_app.inference.shipped_models import SHIPPED_SHA256
 from medvision_app.inference.signing import SIGNATURE_KEY, key_path
 from medvision_app.utils.config_io import from_dict
 
-DEMO = SHIPPED_DIR / "breastmnist-demo.onnx"
+DEMO = SHIPPED_DIR / "breastmnist.onnx"
 
 
 @pytest.fixture(autouse=True)
@@ -75,25 +75,25 @@ def test_every_shipped_file_is_pinned_and_matches():
     assert {p.stem for p in files} == set(SHIPPED_SHA256)
     for path in files:
         assert hashlib.sha256(path.read_bytes()).hexdigest() == SHIPPED_SHA256[path.stem], path
-    entry = next(e for e in ModelRegistry().list() if e.name == "breastmnist-demo")
+    entry = next(e for e in ModelRegistry().list() if e.name == "breastmnist")
     assert entry.ok and entry.provenance == "shipped" and "pinned" in entry.provenance_detail
 
 
 def test_the_attack_passes_integrity_but_not_provenance(tmp_path):
     forged = _rewrite(DEMO.read_bytes())
     verified = verify_bytes(tmp_path / "x.onnx", forged)  # every hash in the file agrees: integrity is no defence
-    assert verified.card.name == "breastmnist-demo"
+    assert verified.card.name == "breastmnist"
     # in place of the shipped file: refused, in the listing and when loaded
     shipped = tmp_path / "shipped"
     shipped.mkdir()
-    (shipped / "breastmnist-demo.onnx").write_bytes(forged)
-    entry = next(e for e in ModelRegistry(shipped=shipped).list() if e.name == "breastmnist-demo")
+    (shipped / "breastmnist.onnx").write_bytes(forged)
+    entry = next(e for e in ModelRegistry(shipped=shipped).list() if e.name == "breastmnist")
     assert not entry.ok and entry.provenance is None and "impersonating" in entry.problem
-    with pytest.raises(ModelError, match="is named 'breastmnist-demo'.*not that model"):
-        load_model(shipped / "breastmnist-demo.onnx")
-    # under another file name it still calls itself breastmnist-demo: refused
+    with pytest.raises(ModelError, match="is named 'breastmnist'.*not that model"):
+        load_model(shipped / "breastmnist.onnx")
+    # under another file name it still calls itself breastmnist: refused
     (tmp_path / "other.onnx").write_bytes(forged)
-    with pytest.raises(ModelError, match="calls itself 'breastmnist-demo'"):
+    with pytest.raises(ModelError, match="calls itself 'breastmnist'"):
         load_model(tmp_path / "other.onnx")
 
 
@@ -114,28 +114,28 @@ def test_a_renamed_forgery_is_unverified_and_predict_refuses_it(tmp_path, shared
 
 
 def test_a_shipped_name_cannot_be_taken(signed_model, tmp_path, capsys):
-    assert main(["models", "import", str(signed_model), "--name", "breastmnist-demo"]) == 2
+    assert main(["models", "import", str(signed_model), "--name", "breastmnist"]) == 2
     assert "name of a model shipped with MedVision" in capsys.readouterr().err
     with pytest.raises(ModelError, match="shipped"):
         ModelRegistry().import_model(DEMO)  # even the shipped file itself: the name stays the shipped folder's
     # a user-folder file of that name (put there by hand) is listed as refused, and never resolved
     user = tmp_path / "home" / "models"
     user.mkdir(parents=True)
-    (user / "breastmnist-demo.onnx").write_bytes(signed_model.read_bytes())
-    entries = [e for e in ModelRegistry().list() if e.name == "breastmnist-demo"]
+    (user / "breastmnist.onnx").write_bytes(signed_model.read_bytes())
+    entries = [e for e in ModelRegistry().list() if e.name == "breastmnist"]
     assert [(e.location, e.ok) for e in entries] == [("shipped", True), ("user", False)]
-    assert ModelRegistry().resolve("breastmnist-demo") == DEMO
+    assert ModelRegistry().resolve("breastmnist") == DEMO
 
 
 def test_a_name_and_a_path_are_told_apart(tmp_path, monkeypatch, shared_data, capsys):
-    assert is_path("x.onnx") and is_path("models/x") and is_path("./x") and not is_path("breastmnist-demo")
+    assert is_path("x.onnx") and is_path("models/x") and is_path("./x") and not is_path("breastmnist")
     monkeypatch.chdir(tmp_path)
-    Path("breastmnist-demo").write_bytes(_rewrite(DEMO.read_bytes(), card_name="cwd"))  # a file in the way
-    assert ModelRegistry().resolve("breastmnist-demo") == DEMO
+    Path("breastmnist").write_bytes(_rewrite(DEMO.read_bytes(), card_name="cwd"))  # a file in the way
+    assert ModelRegistry().resolve("breastmnist") == DEMO
     with pytest.raises(ModelError, match="no registered model of this name"):
         ModelRegistry().resolve("tiny")
     png = shared_data / "busi-256" / "benign" / "benign (1).png"
-    assert main(["predict", "breastmnist-demo", str(png), "--json"]) == 0
+    assert main(["predict", "breastmnist", str(png), "--json"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[0])["provenance"] == "shipped"
 
 
@@ -183,10 +183,10 @@ def test_models_list_says_which_origin(signed_model, tmp_path, capsys):
     registry.import_model(unsigned)  # import does not make a model trusted
     assert main(["models", "list"]) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
-    assert "UNVERIFIED ORIGIN" in lines["foreign"] and " shipped " in lines["breastmnist-demo"]
+    assert "UNVERIFIED ORIGIN" in lines["foreign"] and " shipped " in lines["breastmnist"]
     assert main(["models", "list", "--json"]) == 0
     listed = {e["name"]: e for e in json.loads(capsys.readouterr().out)}
-    assert listed["foreign"]["provenance"] == "unverified" and listed["breastmnist-demo"]["provenance"] == "shipped"
+    assert listed["foreign"]["provenance"] == "unverified" and listed["breastmnist"]["provenance"] == "shipped"
 
 
 def test_a_card_change_keeps_this_installations_signature_and_never_signs_a_foreign_model(signed_model, tmp_path,

@@ -21,7 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = Path(os.environ.get("MEDVISION_READER_DIR", ROOT / "build" / "reader" / "dist" / "medvision"))
-LIMIT_MB = 600
+LIMIT_MB = 600  # decimal megabytes, as the issue counts them
 # what a missing module, plugin or data file prints on its way out
 BROKEN = ("Traceback", "ModuleNotFoundError", "No module named", "FileNotFoundError",
           "Could not load the Qt platform plugin", "could not be loaded", "SampleUnavailable", "phantom")
@@ -53,14 +53,14 @@ def _run(app: Path, tmp: Path, *args, timeout=300, **extra) -> subprocess.Comple
 
 
 def _folder_mb(folder: Path) -> float:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) / 2**20
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) / 1e6
 
 
 def test_the_reader_carries_no_torch_and_fits(app):
     internal = app / "_internal"
     for name in ("torch", "torchvision", "ray"):
         assert not (internal / name).exists(), f"{name} leaked into the reader build"
-    assert (internal / "models" / "breastmnist-demo.onnx").is_file()
+    assert (internal / "models" / "breastmnist.onnx").is_file()
     assert list((internal / "resources" / "samples" / "busi").glob("*.png"))
     assert list(internal.rglob("libqxcb.so")) and list(internal.rglob("libqoffscreen.so"))
     assert _folder_mb(app) <= LIMIT_MB
@@ -95,7 +95,7 @@ def test_the_built_command_line_reads_decodes_and_predicts(app, tmp_path):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "mg.png").stat().st_size > 10_000
     ultrasound = sorted((app / "_internal" / "resources" / "samples" / "busi").glob("*.png"))[0]
-    done = _run(app, tmp_path, "predict", "breastmnist-demo", ultrasound, "--json")
+    done = _run(app, tmp_path, "predict", "breastmnist", ultrasound, "--json")
     assert done.returncode == 0, done.stderr
     assert "probabilities" in done.stdout
 

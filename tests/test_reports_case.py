@@ -19,7 +19,7 @@ from medvision_app.reports.case_analysis import FAILED, analyse_case
 from medvision_app.reports.case_report import build_case_report
 from tests.dicom_factory import write_dicom
 
-MODEL = "breastmnist-demo"
+MODEL = "breastmnist"
 UID = "1.2.826.0.1.3680043.9.7777."
 
 # One distinct marker per identifying attribute of the Basic Profile.

@@ -63,7 +63,7 @@ def main() -> int:
             dock.show()
             dock.raise_()
             window.resizeDocks([dock], [560], Qt.Orientation.Horizontal)
-            panel.select_model("breastmnist-demo")
+            panel.select_model("breastmnist")
             window.open_paths([ULTRASOUND])
         elif len(steps) == 1:
             steps.append("analyse")

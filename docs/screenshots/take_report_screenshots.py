@@ -40,7 +40,7 @@ def main(run_dir: Path) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         write_evaluation_report(run_dir, Path(tmp) / "eval.pdf")
         first_page(Path(tmp) / "eval.pdf", "evaluation-report.png")
-        write_case_report(sorted(CBIS.glob("*.dcm")), "breastmnist-demo", Path(tmp) / "case.pdf", deidentify=True)
+        write_case_report(sorted(CBIS.glob("*.dcm")), "breastmnist", Path(tmp) / "case.pdf", deidentify=True)
         first_page(Path(tmp) / "case.pdf", "case-report.png")
 
     app = create_app(["medvision"])

@@ -57,6 +57,9 @@ class DataConfig:
                        "DermaMNIST or MNIST folder.")
     format: DataFormat = option("auto", help="How to read path; auto recognises it by its shape.")
     image_root: Optional[str] = option(None, help="CSV manifests: the folder image paths are relative to.")
+    group_column: Optional[str] = option(None, help="CSV manifests: the column of patient or lesion IDs whose "
+                                         "images stay on one side of the split; empty: group, patient_id or "
+                                         "lesion_id when present.")
     split: SplitConfig = option(help="How samples are split into train, validation and test.",
                                 default_factory=SplitConfig)
     on_unreadable: Literal["fail", "skip"] = option("fail", help="fail stops at an image that does not open; "

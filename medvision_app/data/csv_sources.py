@@ -74,21 +74,43 @@ def _missing_files(paths: list[Path], source: Path) -> None:
         raise DataError(f"{source}: image {missing[0]} listed but not found{more}")
 
 
-def read_manifest(path: Path, image_root: Optional[Path] = None) -> SampleTable:
+def manifest_columns(path: Path) -> list[str]:
+    """The header of a CSV manifest (empty when it cannot be read: :func:`read_manifest` says why)."""
+    try:
+        with open_data_text(Path(path)) as fh:
+            return [c.strip() for c in (csv.DictReader(fh).fieldnames or [])]
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return []
+
+
+def group_column_of(columns, requested: Optional[str], source: Path) -> Optional[str]:
+    """The column that groups a manifest's rows: ``requested``, else the first of GROUP_COLUMNS present."""
+    if requested:
+        if requested not in columns:
+            raise DataError(f"{source}: no column {requested!r} to group the split by; "
+                            f"found {', '.join(columns) or 'none'}")
+        return requested
+    return next((c for c in GROUP_COLUMNS if c in columns), None)
+
+
+def read_manifest(path: Path, image_root: Optional[Path] = None, group_column: Optional[str] = None) -> SampleTable:
     """Read a CSV manifest: ``path``, ``label`` and optionally ``age``, ``sex``, ``site``,
-    a group column (``group``, ``patient_id`` or ``lesion_id``) and ``split``.
+    a group column and ``split``.
 
     Image paths are relative to ``image_root``, else to the CSV's folder.
+    Rows that share a value of ``group_column`` (by default ``group``,
+    ``patient_id`` or ``lesion_id``, the first present) never straddle two
+    splits.
     """
     path = Path(path)
     rows = _read_rows(path, ("path", "label"))
     base = Path(image_root) if image_root else path.parent
-    columns = set(rows[0])
+    columns = list(rows[0])
+    group_col = group_column_of(columns, group_column, path)
     _no_empty([r["path"] for r in rows], path, "path")
     paths = [base / r["path"] for r in rows]
     _missing_files(paths, path)
     names, labels = _encode_labels([r["label"] for r in rows], path)
-    group_col = next((c for c in GROUP_COLUMNS if c in columns), None)
     splits = None
     if "split" in columns:
         splits = [r["split"].lower() for r in rows]

@@ -38,7 +38,7 @@ def read_source(config: DataConfig, path: Path) -> SampleTable:
     if fmt == "folder":
         return read_class_folders(path)
     if fmt == "csv":
-        return read_manifest(path, Path(config.image_root) if config.image_root else None)
+        return read_manifest(path, Path(config.image_root) if config.image_root else None, config.group_column)
     if fmt == "medmnist":
         return read_medmnist(path)
     if fmt == "ham10000":

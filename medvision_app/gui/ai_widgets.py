@@ -104,12 +104,13 @@ class OverlayControls(QWidget):
 
     def set_map_count(self, k: int) -> None:
         """Offer the mean and each of ``k`` attention maps (0: the mean only)."""
-        if self.map_choice.count() == k + 1:
+        first = "Mean of the maps" if k else "Class activation map"
+        if self.map_choice.count() == k + 1 and self.map_choice.itemText(0) == first:
             return
         current = self.map_choice.currentIndex()
         self.map_choice.blockSignals(True)
         self.map_choice.clear()
-        self.map_choice.addItem("Mean of the maps" if k else "Class activation map")
+        self.map_choice.addItem(first)
         self.map_choice.addItems([f"Attention map {i + 1}" for i in range(k)])
         self.map_choice.setCurrentIndex(current if 0 <= current <= k else 0)
         self.map_choice.blockSignals(False)

@@ -62,6 +62,9 @@ def _problems_label() -> QLabel:
     return label
 
 
+AUTO_GROUP = "automatic"
+
+
 class DataPage(QWizardPage):
     """Where the images are, how they split; classes with counts and thumbnails; why they cannot train."""
 
@@ -82,6 +85,12 @@ class DataPage(QWizardPage):
             box.setSingleStep(0.05)
             box.setDecimals(2)
         self.predefined = QCheckBox("use the source's own split when it has one")
+        # CSV manifests: which column keeps a patient's (or lesion's) images on one side of the split
+        self.group = QComboBox()
+        self.group.addItem(AUTO_GROUP, None)
+        self.group.setToolTip("CSV manifests: the column of patient or lesion IDs whose images must not fall "
+                              "on both sides of the split (automatic: group, patient_id or lesion_id)")
+        self.group.setEnabled(False)
         self.limit = QSpinBox()
         self.limit.setRange(0, 10_000_000)
         self.limit.setSpecialValueText("all")
@@ -110,7 +119,13 @@ class DataPage(QWizardPage):
         layout = QVBoxLayout(self)
         layout.addLayout(row)
         layout.addLayout(split_row)
-        layout.addWidget(self.predefined)
+        group_row = QHBoxLayout()
+        group_row.addWidget(self.predefined)
+        group_row.addSpacing(12)
+        group_row.addWidget(QLabel("group by"))
+        group_row.addWidget(self.group)
+        group_row.addStretch(1)
+        layout.addLayout(group_row)
         layout.addWidget(self.status)
         layout.addWidget(self.problems)
         body = QHBoxLayout()
@@ -124,6 +139,7 @@ class DataPage(QWizardPage):
         self._asked: Optional[dict] = None  # the payload the last answer was for
         self._timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS, timeout=self.inspect)
         for signal in (self.path.textChanged, self.format.currentTextChanged, self.predefined.toggled,
+                       self.group.currentIndexChanged,
                        self.limit.valueChanged, *(b.valueChanged for b in self.ratios)):
             signal.connect(self._changed)
 
@@ -131,10 +147,11 @@ class DataPage(QWizardPage):
         wizard = self.wizard()
         data = wizard.train_cfg.data
         path = wizard.search_cfg.data if wizard.kind == "search" else data.path
-        widgets = (self.path, self.format, self.predefined, self.limit, *self.ratios)
+        widgets = (self.path, self.format, self.predefined, self.limit, self.group, *self.ratios)
         for w in widgets:
             w.blockSignals(True)
         self.path.setText(path)
+        self._set_group_choices([data.group_column] if data.group_column else [], data.group_column)
         self.format.setCurrentText(data.format)
         self.predefined.setChecked(data.split.use_predefined)
         self.limit.setValue(data.limit or 0)
@@ -148,7 +165,7 @@ class DataPage(QWizardPage):
         """The page's data section on top of the wizard's (image root, metadata and skip policy kept)."""
         base = to_dict(self.wizard().train_cfg.data)
         base.update(path=self.path.text().strip(), format=self.format.currentText(),
-                    limit=self.limit.value() or None)
+                    limit=self.limit.value() or None, group_column=self.group.currentData())
         base["split"].update(ratios=[round(b.value(), 4) for b in self.ratios],
                              use_predefined=self.predefined.isChecked())
         return from_dict(DataConfig, base, where="data")
@@ -174,10 +191,23 @@ class DataPage(QWizardPage):
         start_worker(probe_in_child, "inspect", payload, on_returned=lambda r, p=payload: self._answered(p, r),
                      on_errored=lambda exc, p=payload: self._answered(p, {"problems": [str(exc)]}), owner=self)
 
+    def _set_group_choices(self, columns: list[str], chosen: Optional[str]) -> None:
+        self.group.blockSignals(True)
+        self.group.clear()
+        self.group.addItem(AUTO_GROUP, None)
+        for column in columns:
+            if column not in ("path", "label", "split"):
+                self.group.addItem(column, column)
+        self.group.setCurrentIndex(max(0, self.group.findData(chosen)) if chosen else 0)
+        self.group.setEnabled(bool(columns))
+        self.group.blockSignals(False)
+
     def _answered(self, payload: dict, result: dict) -> None:
         if payload is not self._asked:
             return  # an answer for data no longer chosen
         self.result = result
+        if "columns" in result or self.group.isEnabled():
+            self._set_group_choices(result.get("columns") or [], payload["data"].get("group_column"))
         self._show(result)
         self.completeChanged.emit()
 
@@ -212,8 +242,9 @@ class DataPage(QWizardPage):
             self.problems.setText("Cannot train on this data:\n• " + "\n• ".join(problems))
         else:
             total = sum(result.get("counts") or [])
-            how = "the source's own split" if result.get("predefined") else "split by ratio" + (
-                ", grouped by patient/lesion" if result.get("grouped") else "")
+            grouped = f", grouped by {result['group_column']}" if result.get("group_column") else (
+                ", grouped by patient/lesion" if result.get("grouped") else ", not grouped (no patient column)")
+            how = "the source's own split" if result.get("predefined") else "split by ratio" + grouped
             self.status.setText(f"{len(classes)} classes, {total} images; {how}")
             self.problems.setText("")
 

@@ -3,7 +3,7 @@
 A hash stored inside a model file protects it from damage, not from a
 person: zero a weight tensor, recompute the hashes in the file, and it
 verifies again. These pins live in the installed package, apart from the
-files they protect, so an altered ``models/breastmnist-demo.onnx`` no longer
+files they protect, so an altered ``models/breastmnist.onnx`` no longer
 counts as shipped, and no other file may take a shipped name
 (:mod:`medvision_app.inference.provenance`). Re-exporting a shipped model
 means updating its pin here; ``tests/test_model_provenance.py`` checks that
@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Optional
 
 SHIPPED_SHA256 = {
-    "breastmnist-demo": "459aa0787a1007edb24a02b9070c221933831bf837c0173d3508154ba08ee775",
+    "breastmnist": "3d0556df6bddbbdf72dfc1b4f072b77ff27cfc0b5b13676506c8bc530ae4717c",
 }
 
 _BY_DIGEST = {digest: name for name, digest in SHIPPED_SHA256.items()}

@@ -66,6 +66,8 @@ def decode_thumb(thumb: dict) -> np.ndarray:
 def inspect_data(data: dict, config_file: Optional[str] = None) -> dict:
     """Classes, counts, thumbnails, split counts and refusal reasons of a ``data`` config section."""
     from medvision_app.data import DataConfig, DataError, read_source, split_table
+    from medvision_app.data.csv_sources import group_column_of, manifest_columns
+    from medvision_app.data.sources import detect_format
     from medvision_app.training.run import resolve_data_path
     from medvision_app.utils.config_io import ConfigError, from_dict
 
@@ -74,6 +76,9 @@ def inspect_data(data: dict, config_file: Optional[str] = None) -> dict:
         config = from_dict(DataConfig, data, where="data")
         path = resolve_data_path(config.path, Path(config_file) if config_file else None)
         answer["path"] = str(path)
+        if (detect_format(path) if config.format == "auto" else config.format) == "csv":
+            answer["columns"] = manifest_columns(path)
+            answer["group_column"] = group_column_of(answer["columns"], config.group_column, path)
         table = read_source(config, path)
     except (DataError, ConfigError) as exc:
         answer["problems"].append(str(exc))
