@@ -341,3 +341,75 @@ def test_a_group_column_the_manifest_lacks_is_refused_by_name(tmp_path):
         read_source(DataConfig(path=str(tmp_path / "m.csv"), group_column="patient_id"), tmp_path / "m.csv")
     table = read_source(DataConfig(path=str(tmp_path / "m.csv"), group_column="patient"), tmp_path / "m.csv")
     assert table.groups == ["p1", "p2"]
+
+
+@pytest.mark.timeout(300)
+def test_where_a_search_runs_is_the_search_config_executor(qtbot, home, tmp_path, monkeypatch):
+    monkeypatch.setattr(wizard_pages, "probe_in_child",
+                        lambda kind, payload, **_: inspect_data(payload["data"], payload.get("config_file")))
+    monkeypatch.setattr(wizard_pages.extras, "available", lambda extra: True)  # as if ray were installed
+    window = _window(qtbot, tmp_path)
+    wizard = open_wizard(window, wait=True)
+    wizard.task_page.search.setChecked(True)
+    wizard.next()
+    page = wizard.data_page
+    page.path.setText(str(tiny_npz(tmp_path / "tiny.npz")))
+    qtbot.waitUntil(lambda: page.result is not None and page.isComplete(), timeout=30_000)
+    wizard.next()  # a search has no preprocessing page
+    model = wizard.model_page
+    assert wizard.currentId() == MODEL and not model.where.isHidden() and model.where.currentText() == "this machine"
+    form = model.forms["search"]
+    model.where.setCurrentIndex(1)
+    assert form.config.executor == "ray" and "a Ray instance started on this machine" in model.size.text()
+    _set(form.editors["ray.address"], "10.0.0.5:6379")
+    assert "the Ray cluster at 10.0.0.5:6379" in model.size.text()
+    model.where.setCurrentIndex(0)
+    assert form.config.executor == "auto" and "candidates run on this machine" in model.size.text()
+    _set(form.editors["executor"], "ray")  # the form's own field moves the choice too
+    assert model.where.currentIndex() == 1
+    wizard.next()
+    assert wizard.search_cfg.executor == "ray"
+    assert "the Ray cluster at 10.0.0.5:6379" in wizard.summary_page.device.text()
+    wizard.reject()
+
+
+class _Quiet:
+    """A launched job that says nothing (the queue's decisions are what is tested)."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id, self.finished, self.pid = job_id, False, None
+
+    def poll(self, _n):
+        return []
+
+
+def test_jobs_at_a_time_per_device_is_set_in_the_dock_and_kept(qtbot, home, tmp_path):
+    import os
+
+    from medvision_app.gui.job_monitor import JobMonitor
+    from medvision_app.jobs.queue import JobQueue
+
+    history = JobHistory()
+    launched = []
+
+    def launch(job_id, hist):
+        launched.append(job_id)
+        hist.mark_running(job_id, os.getpid())
+        return _Quiet(job_id)
+
+    monitor = JobMonitor(history, queue=JobQueue(history, launch=launch))
+    qtbot.addWidget(monitor)
+    ids = [monitor.submit(JobSpec("train", {"train": {"device": "cpu"}}, str(tmp_path / n))) for n in "abc"]
+    assert launched == ids[:1]  # one CPU job at a time by default
+    monitor.limits["cpu"].setValue(2)
+    assert launched == ids[:2] and monitor.queue.per_device["cpu"] == 2  # the waiting one starts at once
+    with pytest.raises(ValueError, match="expected 1 to 16"):
+        monitor.queue.set_limit("cpu", 0)
+    for job_id in ids:  # they "ran" as this process: a window closing would stop them, and us
+        history.finish(job_id, "cancelled")
+
+    window = _window(qtbot, tmp_path)
+    window.job_monitor.limits["gpu"].setValue(3)
+    again = _window(qtbot, tmp_path)  # the same settings file: a restart
+    assert again.job_monitor.limits["gpu"].value() == 3 and again.job_monitor.queue.per_device["gpu"] == 3
+    assert again.job_monitor.queue.per_device["cpu"] == 1

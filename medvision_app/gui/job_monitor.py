@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSpinBox,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -32,7 +33,7 @@ from medvision_app.gui.job_plots import JobViews
 from medvision_app.jobs import JobHistory, JobSpec
 from medvision_app.jobs.history import JobRecord, pid_alive
 from medvision_app.jobs.process import EventTail
-from medvision_app.jobs.queue import JobQueue
+from medvision_app.jobs.queue import MAX_PER_DEVICE, JobQueue
 from medvision_app.jobs.track import JobTrack, format_seconds
 
 DRAIN_MS = 50
@@ -62,6 +63,7 @@ def _monitor_of(spec: JobSpec) -> str:
 class JobMonitor(QWidget):
     duplicateRequested = Signal(object)  # the JobSpec to open the wizard with
     jobFinished = Signal(int, str, str)  # job id, status, a one-line summary
+    limitsChanged = Signal(dict)  # {"cpu": n, "gpu": n}: jobs at a time per device
 
     def __init__(self, history: Optional[JobHistory] = None, parent: Optional[QWidget] = None, *,
                  queue: Optional[JobQueue] = None) -> None:
@@ -99,6 +101,17 @@ class JobMonitor(QWidget):
             row.addWidget(button)
             self.buttons[key] = button
         row.addStretch(1)
+        row.addWidget(QLabel("At a time:"))
+        self.limits: dict[str, QSpinBox] = {}
+        for device, text in (("cpu", "CPU"), ("gpu", "GPU")):
+            box = QSpinBox()
+            box.setRange(1, MAX_PER_DEVICE)
+            box.setValue(self.queue.per_device.get(device, 1))
+            box.setPrefix(f"{text} ")
+            box.setToolTip(f"How many jobs run at once on the {text}; the others wait in the queue")
+            box.valueChanged.connect(self._limit_changed)
+            row.addWidget(box)
+            self.limits[device] = box
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
@@ -121,6 +134,19 @@ class JobMonitor(QWidget):
         self.refresh_timer.start()
 
     # -- jobs ---------------------------------------------------------------------------------
+    def set_limits(self, limits: dict) -> None:
+        """Jobs at a time per device (``{"cpu": n, "gpu": n}``), as restored from the settings."""
+        for device, jobs in limits.items():
+            box = self.limits.get(device)
+            if box is not None:
+                box.setValue(int(jobs))  # clamped to the box's range, then applied by _limit_changed
+
+    def _limit_changed(self, *_args) -> None:
+        for device, box in self.limits.items():
+            self.queue.set_limit(device, box.value())
+        self.limitsChanged.emit(dict(self.queue.per_device))
+        self.refresh()  # a raised limit starts what was waiting
+
     def submit(self, spec: JobSpec) -> int:
         """Queue ``spec``; it starts at the next refresh when its device is free (at once here)."""
         job_id = self.queue.submit(spec)

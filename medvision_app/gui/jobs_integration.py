@@ -24,6 +24,11 @@ def install_jobs(window: QMainWindow, history: Optional[JobHistory] = None) -> J
     """Add the Jobs dock, the wizard's menu entry and toolbar button to ``window``."""
     monitor = JobMonitor(history)
     window.job_monitor = monitor
+    settings = getattr(window, "settings", None)
+    if settings is not None:
+        saved = {device: _int(settings.value(f"jobs/per_device_{device}")) for device in ("cpu", "gpu")}
+        monitor.set_limits({device: n for device, n in saved.items() if n})
+        monitor.limitsChanged.connect(lambda limits: _save_limits(settings, limits))
     window.docks["jobs"] = window._dock("Jobs", monitor, Qt.DockWidgetArea.BottomDockWidgetArea)
     action = QAction(icon("train"), "New training or search…", window)
     action.setToolTip("Train a classifier or search an architecture on your data")
@@ -44,6 +49,19 @@ def install_jobs(window: QMainWindow, history: Optional[JobHistory] = None) -> J
     monitor.jobFinished.connect(lambda job_id, status, text: _notify(window, job_id, status, text))
     window.ask_about_running_jobs = lambda n: _ask(window, n)
     return monitor
+
+
+def _int(value) -> Optional[int]:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None  # absent or edited by hand into nonsense: the default stays
+
+
+def _save_limits(settings, limits: dict) -> None:
+    for device, jobs in limits.items():
+        settings.setValue(f"jobs/per_device_{device}", int(jobs))
+    settings.sync()
 
 
 # The configs the wizard edits import torch with their packages (networks and training import

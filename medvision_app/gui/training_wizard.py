@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from medvision_app.gui.wizard_pages import DataPage, ModelPage, PrepPage, _problems_label
+from medvision_app.gui.wizard_pages import DataPage, ModelPage, PrepPage, _problems_label, candidates_run_on
 from medvision_app.jobs import JobSpec, default_run_dir
 from medvision_app.jobs.presets import PRESETS, preset
 from medvision_app.jobs.track import format_seconds
@@ -189,7 +189,7 @@ class SummaryPage(QWizardPage):
         est = wizard.estimate or {}
         if wizard.kind == "search":
             cfg = wizard.search_cfg
-            return f"Search {cfg.method} on device {cfg.device}; candidates run on this machine."
+            return f"Search {cfg.method} on device {cfg.device}; candidates run on {candidates_run_on(cfg)}."
         if not est or est.get("error"):
             return "Device and time per epoch: not measured (the network could not be built)." if est else \
                 "Device and time per epoch: measuring…"

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from medvision_app import extras
 from medvision_app.data.config import FORMATS, DataConfig
 from medvision_app.gui.augmentation_panel import AugmentationPanel
 from medvision_app.gui.config_form import ConfigForm
@@ -63,6 +64,13 @@ def _problems_label() -> QLabel:
 
 
 AUTO_GROUP = "automatic"
+
+
+def candidates_run_on(cfg) -> str:
+    """Where a search's candidates train, in words (the summary and the model page say it)."""
+    if cfg.executor != "ray":
+        return "this machine"
+    return f"the Ray cluster at {cfg.ray.address}" if cfg.ray.address else "a Ray instance started on this machine"
 
 
 class DataPage(QWizardPage):
@@ -314,10 +322,15 @@ class ModelPage(QWizardPage):
         self.setTitle("Model and training")
         self.errors = _problems_label()
         self.size = QLabel()
+        # The search form's executor, as the two places a user thinks of; the Ray address is in the form.
         self.where = QComboBox()
         self.where.addItem("this machine")
-        self.where.addItem("a cluster (after the scale-out issue)")
-        self.where.model().item(1).setEnabled(False)
+        self.where.addItem("a Ray cluster")
+        if not extras.available("cluster"):
+            self.where.model().item(1).setEnabled(False)
+            self.where.setItemData(1, extras.message("cluster", "Searching on a Ray cluster"),
+                                   Qt.ItemDataRole.ToolTipRole)
+        self.where.currentIndexChanged.connect(self._where_changed)
         self.where_label = QLabel("candidates run on")
         self.holder = QVBoxLayout()
         content = QWidget()
@@ -375,8 +388,22 @@ class ModelPage(QWizardPage):
             cfg = self.forms["search"].config
             budget = f"{cfg.budget_seconds / 60:g} min" if cfg.budget_seconds else "no time limit"
             its = f"{cfg.max_iterations} iterations" if cfg.max_iterations else "until the stopping rule"
-            self.size.setText(f"{cfg.method}: {budget}, {its}, {cfg.workers} worker(s)")
+            self.size.setText(f"{cfg.method}: {budget}, {its}, {cfg.workers} worker(s); candidates run on "
+                              f"{candidates_run_on(cfg)}")
+            self.where.blockSignals(True)
+            self.where.setCurrentIndex(1 if cfg.executor == "ray" else 0)
+            self.where.blockSignals(False)
         self.completeChanged.emit()
+
+    def _where_changed(self, index: int) -> None:
+        form = self.forms.get("search")
+        if form is None:
+            return
+        cfg = form.config
+        executor = "ray" if index == 1 else ("auto" if cfg.executor == "ray" else cfg.executor)
+        if executor != cfg.executor:
+            form.set_config(dataclasses.replace(cfg, executor=executor))
+            self._edited()
 
     def train_config(self):
         wizard = self.wizard()

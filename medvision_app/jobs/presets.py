@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medvision_app.utils.config_io import load_config, to_dict
+from medvision_app.utils.shipped import data_root
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "configs"
+# beside the package in a checkout and the reader build, under PREFIX/share/medvision after pip install
+EXAMPLES = data_root() / "examples" / "configs"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,9 @@ def has_run(spec: JobSpec) -> bool:
     return False
 
 
+MAX_PER_DEVICE = 16
+
+
 def device_key(device: str) -> str:
     """``auto`` and ``cuda`` share the accelerator (``auto`` takes it when there is one); ``cpu`` is its own."""
     return "cpu" if device == "cpu" else "gpu"
@@ -42,6 +45,14 @@ class JobQueue:
         self.history = history
         self.per_device = {"gpu": 1, "cpu": 1, **(per_device or {})}
         self._launch = launch or (lambda job_id, hist: JobProcess(job_id, hist))
+
+    def set_limit(self, device: str, jobs: int) -> None:
+        """Let ``jobs`` jobs run at once on ``device`` (``cpu`` or ``gpu``); queued ones wait for a free slot."""
+        if device not in ("cpu", "gpu"):
+            raise ValueError(f"device {device!r}: expected cpu or gpu")
+        if not 1 <= int(jobs) <= MAX_PER_DEVICE:
+            raise ValueError(f"{jobs} jobs at a time on {device}: expected 1 to {MAX_PER_DEVICE}")
+        self.per_device[device] = int(jobs)
 
     def submit(self, spec: JobSpec) -> int:
         """Record ``spec`` as queued; :meth:`tick` starts it."""
