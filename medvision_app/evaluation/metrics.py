@@ -1,7 +1,9 @@
 """Classification metrics from true labels and predicted probabilities.
 
-scikit-learn computes whatever it already has (precision, recall, F1, AUC,
-ROC); specificity, which it lacks, comes from the confusion matrix.
+Computed with numpy from the confusion matrix and the ranks of the scores,
+to scikit-learn's definitions (``tests/test_evaluation_dashboard_core.py``
+and ``tests/test_evaluation_metrics.py`` compare them): scikit-learn and its
+dependencies were 20 MB of the reader build for these few formulas.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import math
 from typing import Optional, Sequence
 
 import numpy as np
-from sklearn import metrics as skm
+from scipy.stats import rankdata
 
 
 def _check(y_true: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -29,6 +31,42 @@ def _finite(value: float) -> Optional[float]:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
+def _binary_auc(positive: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney statistic (ties count half), as ``sklearn.metrics.roc_auc_score``."""
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    ranks = rankdata(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _roc_curve(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``sklearn.metrics.roc_curve`` with its defaults: collinear points dropped, (0, 0) at threshold inf."""
+    order = np.argsort(-scores, kind="mergesort")
+    s = scores[order]
+    pos = positive[order].astype(np.float64)
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tps = np.cumsum(pos)[last]
+    fps = (last + 1) - tps
+    thresholds = s[last]
+    if len(fps) > 2:
+        keep = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])
+        fps, tps, thresholds = fps[keep], tps[keep], thresholds[keep]
+    tps, fps = np.r_[0.0, tps], np.r_[0.0, fps]
+    return fps / fps[-1], tps / tps[-1], np.r_[np.inf, thresholds]
+
+
+def confusion_matrix(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Counts with rows true, columns predicted."""
+    return np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def _balanced_accuracy(cm: np.ndarray) -> float:
+    """Mean recall over the classes that occur, as ``sklearn.metrics.balanced_accuracy_score``."""
+    support = cm.sum(1)
+    present = support > 0
+    return float(np.mean(np.diag(cm)[present] / support[present]))
+
+
 def auc_score(y_true: np.ndarray, probs: np.ndarray) -> Optional[float]:
     """ROC AUC: binary on the class-1 probability, else one-vs-rest macro over the classes present.
 
@@ -39,8 +77,8 @@ def auc_score(y_true: np.ndarray, probs: np.ndarray) -> Optional[float]:
     if len(present) < 2:
         return None
     if p.shape[1] == 2:
-        return float(skm.roc_auc_score(y, p[:, 1]))
-    scores = [skm.roc_auc_score(y == c, p[:, c]) for c in present]
+        return _binary_auc(y == 1, p[:, 1])
+    scores = [_binary_auc(y == c, p[:, c]) for c in present]
     return float(np.mean(scores))
 
 
@@ -50,7 +88,7 @@ def summary_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
     pred = p.argmax(1)
     return {
         "accuracy": float((pred == y).mean()),
-        "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)),
+        "balanced_accuracy": _balanced_accuracy(confusion_matrix(y, pred, p.shape[1])),
         "auc": auc_score(y, p),
     }
 
@@ -64,7 +102,7 @@ def roc_points(y_true: np.ndarray, probs: np.ndarray, class_names: Sequence[str]
         positives = y == c
         if positives.all() or not positives.any():
             continue
-        fpr, tpr, thr = skm.roc_curve(positives, p[:, c])
+        fpr, tpr, thr = _roc_curve(positives, p[:, c])
         out[name] = {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "thresholds": [_finite(t) for t in thr]}
     return out
 
@@ -84,12 +122,15 @@ def classification_report(y_true: np.ndarray, probs: np.ndarray, class_names: Se
     n_classes = p.shape[1]
     if len(class_names) != n_classes:
         raise ValueError(f"{len(class_names)} class names for {n_classes} probability columns")
-    labels = list(range(n_classes))
     pred = p.argmax(1)
-    cm = skm.confusion_matrix(y, pred, labels=labels)
-    precision, recall, f1, support = skm.precision_recall_fscore_support(
-        y, pred, labels=labels, zero_division=0
-    )
+    cm = confusion_matrix(y, pred, n_classes)
+    tp = np.diag(cm).astype(np.float64)
+    predicted, support = cm.sum(0), cm.sum(1)
+    # zero_division=0, as scikit-learn's precision_recall_fscore_support is called here
+    precision = np.divide(tp, predicted, out=np.zeros(n_classes), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros(n_classes), where=support > 0)
+    f1_denominator = 2 * tp + (predicted - tp) + (support - tp)
+    f1 = np.divide(2 * tp, f1_denominator, out=np.zeros(n_classes), where=f1_denominator > 0)
     total = cm.sum()
     per_class = {}
     specificity = np.zeros(n_classes)
@@ -102,7 +143,7 @@ def classification_report(y_true: np.ndarray, probs: np.ndarray, class_names: Se
         positives = y == c
         auc_c = None
         if positives.any() and not positives.all():
-            auc_c = float(skm.roc_auc_score(positives, p[:, c]))
+            auc_c = _binary_auc(positives, p[:, c])
         per_class[name] = {
             "precision": float(precision[c]),
             "recall": float(recall[c]),
@@ -125,7 +166,7 @@ def classification_report(y_true: np.ndarray, probs: np.ndarray, class_names: Se
         "n_samples": int(len(y)),
         "classes": list(class_names),
         "accuracy": float((pred == y).mean()),
-        "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)),
+        "balanced_accuracy": _balanced_accuracy(cm),
         "auc": auc_score(y, p),
         "confusion_matrix": cm.tolist(),
         "per_class": per_class,
