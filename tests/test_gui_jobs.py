@@ -270,6 +270,8 @@ def test_reattach_after_restart_then_cancel_and_a_live_search(qtbot, home, tmp_p
     assert monitor.history.get(search).status == "done", monitor.history.get(search).error
     qtbot.waitUntil(lambda: len(monitor.views.search.points.data) >= 2, timeout=10_000)
     assert table.item(0, 4).text() != "-"
+    # the answer's retraining has its own curve (one epoch in this tiny search)
+    qtbot.waitUntil(lambda: _points(monitor.views.search.final[0]) == 1, timeout=10_000)
     kinds = {(r["kind"], r["status"]) for r in json.loads(json.dumps([r.to_dict() for r in JobHistory().list()]))}
     assert {("train", "cancelled"), ("search", "done")} <= kinds
 

@@ -52,3 +52,16 @@ def test_pareto_front_keeps_ties_out_and_decimate_keeps_spikes():
     small = np.arange(10.0)
     assert decimate(small, small)[0] is small
     assert format_seconds(3725) == "1:02:05" and format_seconds(65) == "1:05" and format_seconds(None) == "-"
+
+
+def test_final_retraining_epochs_are_a_curve_of_their_own():
+    track = JobTrack()
+    epoch = lambda cid, e, acc: {"event": "CandidateEpoch", "candidate_id": cid, "epoch": e,  # noqa: E731
+                                 "val_accuracy": acc, "val_loss": 1 - acc}
+    track.feed([epoch("1-0", 1, 0.5), epoch("1-0", 2, 0.6)])  # a candidate's epochs are not the final's
+    assert len(track.final_val_accuracy) == 0
+    track.feed([epoch("final", e, 0.7 + e / 100) for e in (1, 2, 3)])
+    assert list(track.final_val_accuracy.x) == [1, 2, 3] and track.final_val_loss.y[-1] == 1 - 0.73
+    assert "retraining the answer: epoch 3" == track.message
+    track.feed([epoch("final", 1, 0.8)])  # ENAS: the next final shape starts over
+    assert list(track.final_val_accuracy.y) == [0.8] and track.final_runs == 2

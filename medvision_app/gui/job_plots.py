@@ -98,9 +98,19 @@ class SearchViews(QTabWidget):
         both.addWidget(self.table)
         both.addWidget(self.scatter_widget)
         both.setSizes([520, 480])
+        # the chosen network retrained in full before its test evaluation
+        self.final_widget = pg.PlotWidget(title="Retraining of the answer (validation)")
+        final_plot = self.final_widget.getPlotItem()
+        final_plot.setLabel("bottom", "epoch")
+        final_plot.addLegend(offset=(-10, 10))
+        self.final = [
+            _Bound(_curve(final_plot, "accuracy", "#2ecc71", symbol="o"), lambda t: t.final_val_accuracy),
+            _Bound(_curve(final_plot, "loss", "#e67e22", symbol="o"), lambda t: t.final_val_loss),
+        ]
         self.addTab(both, "Candidates and Pareto front")
         self.addTab(self.tree, "Tree")
         self.addTab(self.reward_widget, "Reward")
+        self.addTab(self.final_widget, "Final retraining")
         self._shown = (-1, -1)
 
     @staticmethod
@@ -115,8 +125,12 @@ class SearchViews(QTabWidget):
     def show_track(self, track: JobTrack, *, fresh: bool) -> None:
         if fresh:
             self.reward.reset()
+            for bound in self.final:
+                bound.reset()
             self._shown = (-1, -1)
         self.reward.sync(track)
+        for bound in self.final:
+            bound.sync(track)
         key = (len(track.candidates), len(track.finished_candidates()) * 2 + bool(track.chosen))
         if key == self._shown:
             return  # candidates change a few times a minute: rebuild the tables only then

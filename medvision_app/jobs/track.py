@@ -32,6 +32,10 @@ class Series:
         self.n += 1
         self.version += 1
 
+    def clear(self) -> None:
+        self.n = 0
+        self.version += 1
+
     @property
     def x(self) -> np.ndarray:
         return self._x[: self.n]
@@ -101,6 +105,10 @@ class JobTrack:
     val_loss: Series = field(default_factory=Series)
     val_metric: Series = field(default_factory=Series)
     reward: Series = field(default_factory=Series)
+    # the retraining of a search's answer (ENAS retrains one network per final shape, one after another)
+    final_val_accuracy: Series = field(default_factory=Series)
+    final_val_loss: Series = field(default_factory=Series)
+    final_runs: int = 0
     candidates: dict = field(default_factory=dict)
     monitor: str = "val_accuracy"
     device: str = ""
@@ -193,6 +201,18 @@ class JobTrack:
                 e["candidate_id"], e.get("parent_id"), e["transformation"], e["genotype"], int(e["params"]),
                 int(e["iteration"]))
         c.accuracy, c.seconds, c.status = float(e["accuracy"]), float(e["seconds"]), "done"
+
+    def _on_CandidateEpoch(self, e: dict) -> None:
+        if not str(e["candidate_id"]).startswith("final"):
+            return  # a candidate's own epochs: its accuracy reaches the table when it finishes
+        epoch = int(e["epoch"])
+        if not len(self.final_val_loss) or epoch <= self.final_val_loss.x[-1]:
+            self.final_runs += 1  # the next final shape starts over: show the one in progress
+            self.final_val_accuracy.clear()
+            self.final_val_loss.clear()
+        self.final_val_accuracy.append(epoch, float(e["val_accuracy"]))
+        self.final_val_loss.append(epoch, float(e["val_loss"]))
+        self.message = f"retraining the answer{f' ({self.final_runs})' if self.final_runs > 1 else ''}: epoch {epoch}"
 
     def _on_EnasEpochFinished(self, e: dict) -> None:
         self.reward.append(e["epoch"], float(e["mean_reward"]))
