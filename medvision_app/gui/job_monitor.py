@@ -86,10 +86,12 @@ class JobMonitor(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._on_selection)
-        self.info = QLabel("No job selected")
+        self.info = QLabel()
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.views = JobViews()
+        self.views.hide()  # empty axes say nothing: the curves appear with the first selected job
+        self.info.setText("No job selected: start one with Tools > New training or search…, or pick one above")
         self.buttons = {}
         row = QHBoxLayout()
         for key, text, slot in (("cancel", "Cancel", self.cancel_selected), ("resume", "Resume", self.resume_selected),
@@ -275,6 +277,7 @@ class JobMonitor(QWidget):
         record = self.selected()
         if record is None:
             return
+        self.views.show()
         track = self._track(record.id)
         self.views.show_track(track, record.kind)
         parts = [f"<b>{record.name}</b> ({record.kind}, {record.status})"]
