@@ -2,7 +2,9 @@
 
 The key pair is made on first use (the first export) and kept in the
 user's data folder, ``keys/model-signing.ed25519`` (PKCS#8 PEM, owner-only
-0600 permissions, folder 0700). A key file others can read is refused
+0600 permissions, folder 0700). The signatures are libsodium's (PyNaCl);
+the key file is the standard PKCS#8 form of the 32-byte Ed25519 seed (RFC
+8410), so OpenSSL and other tools read it too. A key file others can read is refused
 rather than used: anyone who could copy it could sign an impersonation.
 
 What is signed is the pair of hashes :func:`~medvision_app.inference.model.verify_bytes`
@@ -17,6 +19,7 @@ unknown and the model reads as "unverified origin".
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import hashlib
 import json
@@ -32,6 +35,9 @@ from medvision_app.utils.paths import user_data_dir
 SIGNATURE_KEY = "medvision.signature"
 KEY_NAME = "model-signing.ed25519"
 _CONTEXT = b"medvision-model-signature-v1"
+# RFC 8410: the DER of an Ed25519 PrivateKeyInfo is this prefix, then the 32-byte seed
+_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
+_PEM_BEGIN, _PEM_END = "-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----"
 
 
 def key_path() -> Path:
@@ -42,39 +48,45 @@ def _message(graph_sha256: str, card_sha256: str) -> bytes:
     return b"\n".join([_CONTEXT, graph_sha256.encode("ascii"), card_sha256.encode("ascii")])
 
 
-def _fingerprint(public_key) -> str:
-    from cryptography.hazmat.primitives import serialization
+def _fingerprint(key) -> str:
+    return hashlib.sha256(key.verify_key.encode()).hexdigest()[:16]
 
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
+
+def _pem(seed: bytes) -> bytes:
+    body = base64.encodebytes(_PKCS8_PREFIX + seed).decode("ascii").strip()
+    return f"{_PEM_BEGIN}\n{body}\n{_PEM_END}\n".encode("ascii")
+
+
+def _seed_from_pem(text: bytes) -> bytes:
+    lines = text.decode("ascii").strip().splitlines()
+    if len(lines) < 3 or lines[0] != _PEM_BEGIN or lines[-1] != _PEM_END:
+        raise ValueError("not a PEM private key")
+    der = base64.b64decode("".join(lines[1:-1]), validate=True)
+    if len(der) != len(_PKCS8_PREFIX) + 32 or not der.startswith(_PKCS8_PREFIX):
+        raise TypeError("not an Ed25519 key")
+    return der[len(_PKCS8_PREFIX):]
 
 
 def _load_key(path: Path):
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from nacl.signing import SigningKey
 
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ModelError(path, f"the model-signing key is readable by others (mode {stat.S_IMODE(mode):o}); "
                                "make it owner-only (chmod 600) before MedVision uses it")
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
+        seed = _seed_from_pem(path.read_bytes())
+    except TypeError:
+        raise ModelError(path, "the model-signing key is not an Ed25519 key") from None
+    except (OSError, ValueError, UnicodeDecodeError, binascii.Error) as exc:
         raise ModelError(path, f"the model-signing key is unreadable: {exc}") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ModelError(path, "the model-signing key is not an Ed25519 key")
-    return key
+    return SigningKey(seed)
 
 
 def _create_key(path: Path):
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = _pem(os.urandom(32))  # an Ed25519 private key is any 32 random bytes (RFC 8032)
     fd, tmp = tempfile.mkstemp(prefix=".key.", dir=path.parent)  # mkstemp makes it 0600
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -100,8 +112,8 @@ def signing_key(*, create: bool):
 def sign(graph_sha256: str, card_sha256: str) -> str:
     """The signature entry's text for a model with these hashes (makes the key on first use)."""
     key = signing_key(create=True)
-    signature = key.sign(_message(graph_sha256, card_sha256))
-    return json.dumps({"alg": "ed25519", "key": _fingerprint(key.public_key()),
+    signature = key.sign(_message(graph_sha256, card_sha256)).signature
+    return json.dumps({"alg": "ed25519", "key": _fingerprint(key),
                        "sig": base64.b64encode(signature).decode("ascii")}, sort_keys=True)
 
 
@@ -119,12 +131,12 @@ def check(signature_text: str, graph_sha256: str, card_sha256: str) -> tuple[boo
         key: Optional[object] = signing_key(create=False)
     except ModelError as exc:
         return False, f"cannot check its signature: {exc}"
-    if key is None or fingerprint != _fingerprint(key.public_key()):
+    if key is None or fingerprint != _fingerprint(key):
         return False, f"signed by another installation (key {fingerprint}), not by this one"
-    from cryptography.exceptions import InvalidSignature
+    from nacl.exceptions import BadSignatureError
 
     try:
-        key.public_key().verify(signature, _message(graph_sha256, card_sha256))
-    except InvalidSignature:
+        key.verify_key.verify(_message(graph_sha256, card_sha256), signature)
+    except (BadSignatureError, ValueError):  # ValueError: not 64 bytes, so no signature of ours
         return False, "its signature does not match its contents (altered after it was signed)"
     return True, f"exported and signed on this installation (key {fingerprint})"
