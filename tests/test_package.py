@@ -63,7 +63,8 @@ def test_the_reader_carries_no_torch_and_fits(app):
     assert (internal / "models" / "breastmnist.onnx").is_file()
     assert list((internal / "resources" / "samples" / "busi").glob("*.png"))
     assert list(internal.rglob("libqxcb.so")) and list(internal.rglob("libqoffscreen.so"))
-    assert _folder_mb(app) <= LIMIT_MB
+    size = _folder_mb(app)
+    assert size <= LIMIT_MB, f"the reader folder holds {size:.1f} MB, over {LIMIT_MB} MB"
 
 
 def test_smoke_opens_the_sample_study_and_predicts(app, tmp_path):
@@ -129,3 +130,26 @@ def test_install_script_puts_it_under_home_with_a_valid_desktop_entry(app, tmp_p
     removed = subprocess.run([str(prefix / "lib" / "medvision" / "install.sh"), "--prefix", str(prefix),
                               "--uninstall"], capture_output=True, text=True, timeout=60)
     assert removed.returncode == 0 and not (prefix / "lib" / "medvision").exists() and not desktop.exists()
+
+
+def test_the_reader_writes_an_evaluation_report(app, tmp_path):
+    # matplotlib (the figures), reportlab (the pages) and the evaluation core, as bundled
+    from tests.report_support import make_run
+
+    run = make_run(tmp_path / "run")
+    out = tmp_path / "evaluation.pdf"
+    done = _run(app, tmp_path, "report", "evaluation", run, "--out", out, "--resamples", "50")
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert out.read_bytes().startswith(b"%PDF") and out.stat().st_size > 20_000
+    for sign in BROKEN:
+        assert sign not in output, output[-4000:]
+
+
+def test_the_reader_verifies_its_shipped_models(app, tmp_path):
+    done = _run(app, tmp_path, "models", "list")
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    shipped = sorted(p.stem for p in (app / "_internal" / "models").glob("*.onnx"))
+    assert shipped and all(name in output for name in shipped)
+    assert output.count("shipped") >= len(shipped), output
