@@ -137,3 +137,24 @@ def test_a_refused_model_fails_before_any_result(files, tmp_path):
     tampered.write_bytes(bytes(data))
     with pytest.raises(ModelError, match="tampered.onnx"):
         next(analyse_in_processes([png], tampered, use_store=False))
+
+
+def test_a_metadata_model_is_analysed_with_what_the_image_says_and_names_the_rest(tmp_path):
+    # the shipped HAM10000 model fuses age, sex and site: a photograph carries none of them
+    rng = np.random.default_rng(1)
+    photo = tmp_path / "lesion.png"
+    Image.fromarray((rng.random((90, 120, 3)) * 255).astype(np.uint8)).save(photo)
+    _, (result,) = _run_with(photo, SHIPPED_DIR / "ham10000-sa-meta.onnx")
+    assert result.status == "ok", result.reason
+    assert "patient age, sex, site unknown" in result.reason
+    assert result.heatmap_kind == "soft-attention" and sum(result.probabilities.values()) == pytest.approx(1, abs=1e-4)
+
+
+def _run_with(path, model):
+    gen = analyse([path], model)
+    events = []
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as stop:
+            return events, stop.value

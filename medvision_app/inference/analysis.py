@@ -191,12 +191,22 @@ class Analyser:
             cached = self.store.get(result.image_key, self.card.graph_sha256)
             if cached is not None and cached.research_override == check.outside:
                 return dataclasses.replace(cached, path=str(path), cached=True, provenance=self.provenance)
+        unknown: list[str] = []
         try:
-            pred = predict(image, self.model)
+            metadata = None
+            if self.card.metadata_features:
+                # a metadata-fusion model: age, sex and site from the header, unknown ones encoded as in training
+                from medvision_app.inference.patient import encode_patient, facts_from_image
+
+                metadata, unknown = encode_patient(self.card, facts_from_image(image), str(self.model.path))
+            pred = predict(image, self.model, metadata=metadata)
         except (ModelError, ConfigError, ValueError) as exc:
             result.reason = str(exc)
             return result
         result = self._from_prediction(result, pred, check)
+        if unknown:
+            note = f"patient {', '.join(unknown)} unknown (not in the image's header): encoded as unknown"
+            result.reason = f"{result.reason}; {note}" if result.reason else note
         if self.store is not None:
             self.store.put(result)
         return result
