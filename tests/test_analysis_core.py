@@ -32,8 +32,8 @@ def files(tmp_path):
     return png, mg, broken
 
 
-def _run(paths, **kwargs):
-    gen = analyse(paths, DEMO, **kwargs)
+def _run(paths, model=DEMO, **kwargs):
+    gen = analyse(paths, model, **kwargs)
     events = []
     while True:
         try:
@@ -144,17 +144,8 @@ def test_a_metadata_model_is_analysed_with_what_the_image_says_and_names_the_res
     rng = np.random.default_rng(1)
     photo = tmp_path / "lesion.png"
     Image.fromarray((rng.random((90, 120, 3)) * 255).astype(np.uint8)).save(photo)
-    _, (result,) = _run_with(photo, SHIPPED_DIR / "ham10000-sa-meta.onnx")
+    _, (result,) = _run([photo], SHIPPED_DIR / "ham10000-sa-meta.onnx")
     assert result.status == "ok", result.reason
     assert "patient age, sex, site unknown" in result.reason
     assert result.heatmap_kind == "soft-attention" and sum(result.probabilities.values()) == pytest.approx(1, abs=1e-4)
 
-
-def _run_with(path, model):
-    gen = analyse([path], model)
-    events = []
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as stop:
-            return events, stop.value

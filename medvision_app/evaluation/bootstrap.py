@@ -5,23 +5,8 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from scipy.stats import rankdata
 
-from medvision_app.evaluation.metrics import _check
-
-
-def rank_auc(positive: np.ndarray, scores: np.ndarray) -> Optional[float]:
-    """ROC AUC as the Mann-Whitney statistic (ties count half); None without both classes.
-
-    Equal to ``sklearn.metrics.roc_auc_score`` and about 20x faster, which
-    matters for a thousand resamples.
-    """
-    n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return None
-    ranks = rankdata(scores)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+from medvision_app.evaluation.metrics import _check, rank_auc
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> Optional[float]:

@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 from scipy.stats import norm, rankdata
 
-from medvision_app.evaluation.bootstrap import rank_auc
+from medvision_app.evaluation.metrics import rank_auc
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import numpy as np
 GRID = np.linspace(0.0, 1.0, 101)
 
 
-def _counts(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def threshold_counts(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """True and false positives at each distinct threshold, highest threshold first."""
     order = np.argsort(-scores, kind="mergesort")
     s = scores[order]
@@ -33,7 +33,7 @@ def _counts(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def roc_curve(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fpr, tpr, thresholds) as ``sklearn.metrics.roc_curve(drop_intermediate=False)``; (0, 0) first."""
-    tps, fps, thr = _counts(np.asarray(positive, bool), np.asarray(scores, np.float64))
+    tps, fps, thr = threshold_counts(np.asarray(positive, bool), np.asarray(scores, np.float64))
     tpr = np.r_[0.0, tps / tps[-1]] if tps[-1] else np.r_[0.0, np.zeros_like(tps)]
     fpr = np.r_[0.0, fps / fps[-1]] if fps[-1] else np.r_[0.0, np.zeros_like(fps)]
     return fpr, tpr, np.r_[np.inf, thr]
@@ -44,7 +44,7 @@ def pr_curve(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.n
 
     Ordered by increasing threshold, ending at precision 1, recall 0 (as scikit-learn).
     """
-    tps, fps, thr = _counts(np.asarray(positive, bool), np.asarray(scores, np.float64))
+    tps, fps, thr = threshold_counts(np.asarray(positive, bool), np.asarray(scores, np.float64))
     precision = tps / (tps + fps)
     recall = tps / tps[-1] if tps[-1] else np.ones_like(tps)
     # reversed, with (1, 0) appended, as scikit-learn (>= 1.3 keeps the points past full recall)

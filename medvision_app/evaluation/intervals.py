@@ -12,8 +12,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from medvision_app.evaluation.bootstrap import rank_auc
-from medvision_app.evaluation.metrics import _check
+from medvision_app.evaluation.metrics import _check, rank_auc
 
 METRICS = ("sensitivity", "specificity", "ppv", "npv", "f1", "auc")
 

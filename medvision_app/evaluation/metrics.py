@@ -14,6 +14,8 @@ from typing import Optional, Sequence
 import numpy as np
 from scipy.stats import rankdata
 
+from medvision_app.evaluation.curves import threshold_counts
+
 
 def _check(y_true: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y_true, dtype=np.int64).reshape(-1)
@@ -31,23 +33,23 @@ def _finite(value: float) -> Optional[float]:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _binary_auc(positive: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC as the Mann-Whitney statistic (ties count half), as ``sklearn.metrics.roc_auc_score``."""
+def rank_auc(positive: np.ndarray, scores: np.ndarray) -> Optional[float]:
+    """ROC AUC as the Mann-Whitney statistic (ties count half); None without both classes.
+
+    Equal to ``sklearn.metrics.roc_auc_score`` and about 20x faster, which
+    matters for a thousand bootstrap resamples.
+    """
     n_pos = int(positive.sum())
     n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
     ranks = rankdata(scores)
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def _roc_curve(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``sklearn.metrics.roc_curve`` with its defaults: collinear points dropped, (0, 0) at threshold inf."""
-    order = np.argsort(-scores, kind="mergesort")
-    s = scores[order]
-    pos = positive[order].astype(np.float64)
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    tps = np.cumsum(pos)[last]
-    fps = (last + 1) - tps
-    thresholds = s[last]
+    tps, fps, thresholds = threshold_counts(positive, scores.astype(np.float64))
     if len(fps) > 2:
         keep = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])
         fps, tps, thresholds = fps[keep], tps[keep], thresholds[keep]
@@ -77,8 +79,8 @@ def auc_score(y_true: np.ndarray, probs: np.ndarray) -> Optional[float]:
     if len(present) < 2:
         return None
     if p.shape[1] == 2:
-        return _binary_auc(y == 1, p[:, 1])
-    scores = [_binary_auc(y == c, p[:, c]) for c in present]
+        return rank_auc(y == 1, p[:, 1])
+    scores = [rank_auc(y == c, p[:, c]) for c in present]
     return float(np.mean(scores))
 
 
@@ -143,7 +145,7 @@ def classification_report(y_true: np.ndarray, probs: np.ndarray, class_names: Se
         positives = y == c
         auc_c = None
         if positives.any() and not positives.all():
-            auc_c = _binary_auc(positives, p[:, c])
+            auc_c = rank_auc(positives, p[:, c])
         per_class[name] = {
             "precision": float(precision[c]),
             "recall": float(recall[c]),
