@@ -62,24 +62,19 @@ def _match_splits(images: list[np.ndarray]) -> tuple[list[str], np.ndarray]:
     return splits, np.asarray(margins)
 
 
-def _figures(labels: np.ndarray, probs: np.ndarray, called: np.ndarray, seed: int = 0) -> dict:
-    from medvision_app.evaluation.bootstrap import rank_auc
+def _figures(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict:
+    """AUC of malignant and the figures at the card's threshold, with the evaluation core's bootstrap intervals."""
+    from medvision_app.evaluation.bootstrap import bootstrap_ci
+    from medvision_app.evaluation.metrics import auc_score
+    from medvision_app.evaluation.threshold_choice import operating_report
 
-    def stats(idx: np.ndarray) -> dict:
-        y, p, c = labels[idx], probs[idx], called[idx]
-        sens = float((c[y == 0] == 0).mean()) if (y == 0).any() else float("nan")
-        spec = float((c[y == 1] == 1).mean()) if (y == 1).any() else float("nan")
-        auc = rank_auc(y == 0, p[:, 0]) if len(set(y.tolist())) == 2 else None
-        return {"auc": auc, "accuracy": float((c == y).mean()), "sensitivity": sens, "specificity": spec}
-
-    point = stats(np.arange(len(labels)))
-    rng = np.random.default_rng(seed)
-    draws = [stats(rng.integers(0, len(labels), len(labels))) for _ in range(RESAMPLES)]
-    out = {"n": int(len(labels)), "malignant": int((labels == 0).sum())}
-    for key, value in point.items():
-        values = np.asarray([d[key] for d in draws if d[key] is not None and np.isfinite(d[key])])
-        out[key] = value
-        out[f"{key}_ci"] = [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))] if len(values) else None
+    op = operating_report(labels, probs, threshold, positive=0, n_resamples=RESAMPLES)
+    auc_ci = bootstrap_ci(labels, probs, n_resamples=RESAMPLES)["auc"]
+    out = {"n": int(len(labels)), "malignant": int((labels == 0).sum()),
+           "auc": auc_score(labels, probs), "auc_ci": [auc_ci["low"], auc_ci["high"]]}
+    for key in ("accuracy", "sensitivity", "specificity"):
+        out[key] = op[key]
+        out[f"{key}_ci"] = [op["ci"][key]["low"], op["ci"][key]["high"]]
     return out
 
 
@@ -87,7 +82,7 @@ def run(model_path: Path) -> dict:
     from PIL import Image
 
     from medvision_app.inference import load_model
-    from medvision_app.inference.predict import decide, predict_batch, preprocess
+    from medvision_app.inference.predict import predict_batch, preprocess
 
     started = time.perf_counter()
     model = load_model(model_path)
@@ -101,7 +96,6 @@ def run(model_path: Path) -> dict:
                           for img in images[start:start + 64]])
         probs.append(predict_batch(batch, model)["probabilities"])
     probs = np.concatenate(probs).astype(np.float64)
-    called = np.array([decide(p, card) for p in probs])
     splits_arr = np.asarray(splits)
     result = {
         "model": str(model_path.relative_to(ROOT) if model_path.is_relative_to(ROOT) else model_path),
@@ -112,11 +106,9 @@ def run(model_path: Path) -> dict:
         "matched_to_breastmnist": {s: int((splits_arr == s).sum()) for s in ("train", "val", "test")},
         "match_margin_median": float(np.median(margins)),
         "match_margin_min": float(margins.min()),
-        "unseen_test_split": _figures(labels[splits_arr == "test"], probs[splits_arr == "test"],
-                                      called[splits_arr == "test"]),
-        "seen_train_or_val": _figures(labels[splits_arr != "test"], probs[splits_arr != "test"],
-                                      called[splits_arr != "test"]),
-        "all": _figures(labels, probs, called),
+        "unseen_test_split": _figures(labels[splits_arr == "test"], probs[splits_arr == "test"], card.threshold),
+        "seen_train_or_val": _figures(labels[splits_arr != "test"], probs[splits_arr != "test"], card.threshold),
+        "all": _figures(labels, probs, card.threshold),
         "seconds": round(time.perf_counter() - started, 1),
     }
     return result
