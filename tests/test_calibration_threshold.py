@@ -119,7 +119,7 @@ def exported(tmp_path_factory, shared_data):
     folder = tmp_path_factory.mktemp("cal")
     paths = {}
     for name, changes in {"plain": {}, "calibrated": {"temperature": 3.0, "threshold": 0.9},
-                          "tta": {"tta": "hflip"}}.items():
+                          "tta": {"tta": "hflip"}, "adjusted": {"logit_offsets": [0.0, -2.0], "temperature": 1.5}}.items():
         card = dataclasses.replace(tiny_card(), name=f"tiny-{name}", **changes)
         paths[name] = export_module(net, card, images, folder / f"{name}.onnx")[0]
     return net, images, paths
@@ -138,6 +138,18 @@ def test_predict_applies_the_cards_temperature_and_threshold(exported, monkeypat
         assert not np.allclose(probs, raw, atol=1e-3)
         # the first class only at P >= 0.9, whatever the arg-max says
         assert got.predicted == ("malignant" if probs[0] >= 0.9 else "benign")
+
+
+def test_predict_adds_the_cards_logit_offsets_before_the_temperature(exported):
+    from medvision_app.inference import load_model, predict
+
+    _net, images, paths = exported
+    plain, adjusted = load_model(paths["plain"]), load_model(paths["adjusted"])
+    for img in images[:4, 0]:
+        raw = np.array(list(predict(img, plain, heatmap=False).probabilities.values()))
+        got = np.array(list(predict(img, adjusted, heatmap=False).probabilities.values()))
+        assert np.allclose(got, softmax((np.log(raw) + np.array([0.0, -2.0]))[None], 1.5)[0], atol=1e-5)
+        assert got[1] < raw[1]
 
 
 def test_exported_graph_averages_the_flipped_views(exported):

@@ -42,6 +42,7 @@ class Scripted:
 
 def _run(tmp_path, score, **kwargs):
     kwargs.setdefault("max_iterations", 1)
+    kwargs.setdefault("discard_min_images", 0)  # the margin as given; its floor is tested on its own
     cfg = SearchConfig(method="bbnas", children_per_iteration=4, seed=1,
                        candidate=CandidateTraining(max_epochs=10, inherited_max_epochs=2), **kwargs)
     fake = Scripted(score)
@@ -75,6 +76,16 @@ def test_children_get_their_parents_weights_and_fewer_epochs(tmp_path):
     # the parents' and the answer's weights stay; the others are pruned
     kept = {p.stem for p in (tmp_path / "weights").glob("*.pt")}
     assert kept == set(state["parents"]) | {state["result_id"]}
+
+
+@pytest.mark.parametrize("margin, floor_images, expected", [(0.01, 2, 2 / 16), (0.2, 2, 0.2), (0.01, 0, 0.01)])
+def test_the_discard_margin_is_at_least_some_validation_images(tmp_path, margin, floor_images, expected):
+    # 16 validation images: one image is 0.0625 of accuracy, so a 0.01 margin would discard on one image's noise
+    state, fake, _ = _run(tmp_path, lambda cid, e: 0.5, successive_halving=False, discard_margin=margin,
+                          discard_min_images=floor_images)
+    parent = state["candidates"]["0-0"]["val_accuracy"]
+    children = [t for t in fake.tasks if t.iteration == 1]
+    assert children and all(t.discard_below == pytest.approx(parent - expected) for t in children)
 
 
 def test_successive_halving_continues_the_better_half(tmp_path):

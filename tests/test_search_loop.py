@@ -69,6 +69,26 @@ def test_search_stops_when_the_best_accuracy_falls(tmp_path):
     assert all(h["parent_id"] in {"0-0"} for h in history if h["iteration"] == 1)
 
 
+def test_stop_patience_keeps_the_parents_through_a_fall(tmp_path):
+    # iteration 2 falls (0.55 < 0.60) but the search goes on from iteration 1's parents;
+    # iteration 3 beats 0.60 and leads; 4 and 5 fall below it: the second fall in a row stops
+    state, events = _run(tmp_path, {0: 0.5, 1: 0.6, 2: 0.55, 3: 0.65, 4: 0.6, 5: 0.62, 6: 0.99}, stop_patience=2)
+    iterations = [e for e in events if isinstance(e, IterationFinished)]
+    assert [e.stop_reason for e in iterations] == [None] * 5 + ["accuracy fell in 2 iterations in a row"]
+    assert state["result_id"] == "3-0"
+    entries = {e["iteration"]: e for e in state["iterations"]}
+    assert entries[2].get("fell") and not entries[3].get("fell") and entries[4].get("fell")
+    parents = {it: {state["candidates"][c]["parent_id"] for c in state["finished"]
+                    if state["candidates"][c]["iteration"] == it} for it in (2, 3, 4)}
+    assert parents[3] == parents[2]  # the fallen iteration's children were not chosen
+    assert "3-0" in parents[4]
+
+
+def test_stop_patience_one_is_the_papers_rule(tmp_path):
+    state, _ = _run(tmp_path, {0: 0.5, 1: 0.6, 2: 0.55, 3: 0.99}, stop_patience=1)
+    assert state["stop_reason"] == "accuracy fell" and state["result_id"] == "1-0"
+
+
 def test_parents_are_the_best_and_the_smallest(tmp_path):
     state, _ = _run(tmp_path, {0: 0.5, 1: 0.6, 2: 0.4})
     it1 = [state["candidates"][c] for c in state["finished"] if state["candidates"][c]["iteration"] == 1]

@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 
-from medvision_app.evaluation.metrics import _check, rank_auc
+from medvision_app.evaluation.metrics import _check, balanced_accuracy, macro_f1, rank_auc
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> Optional[float]:
@@ -15,21 +15,6 @@ def _auc(y: np.ndarray, p: np.ndarray) -> Optional[float]:
     scores = [rank_auc(y == c, p[:, c]) for c in np.unique(y)]
     scores = [s for s in scores if s is not None]
     return float(np.mean(scores)) if len(scores) >= 2 else None
-
-
-def _macro_f1(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
-    cm = np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-    tp = np.diag(cm).astype(float)
-    denom = cm.sum(0) + cm.sum(1)
-    f1 = np.divide(2 * tp, denom, out=np.zeros(n_classes), where=denom > 0)
-    return float(f1.mean())
-
-
-def _balanced_accuracy(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
-    support = np.bincount(y, minlength=n_classes)
-    hits = np.bincount(y[pred == y], minlength=n_classes)
-    present = support > 0
-    return float((hits[present] / support[present]).mean())
 
 
 def bootstrap_ci(
@@ -69,8 +54,8 @@ def bootstrap_ci(
         idx = rng.integers(0, n, n)
         ys, ps = y[idx], pred[idx]
         values["accuracy"].append(float((ys == ps).mean()))
-        values["balanced_accuracy"].append(_balanced_accuracy(ys, ps, c))
-        values["macro_f1"].append(_macro_f1(ys, ps, c))
+        values["balanced_accuracy"].append(balanced_accuracy(ys, ps, c))
+        values["macro_f1"].append(macro_f1(ys, ps, c))
         auc = _auc(ys, p[idx])
         if auc is not None:
             values["auc"].append(auc)

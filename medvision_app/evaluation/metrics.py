@@ -69,6 +69,19 @@ def _balanced_accuracy(cm: np.ndarray) -> float:
     return float(np.mean(np.diag(cm)[present] / support[present]))
 
 
+def balanced_accuracy(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
+    """Mean recall over the classes that occur in ``y``."""
+    return _balanced_accuracy(confusion_matrix(y, pred, n_classes))
+
+
+def macro_f1(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
+    """Unweighted mean of the per-class F1 (0 for a class neither true nor predicted)."""
+    cm = confusion_matrix(y, pred, n_classes)
+    tp = np.diag(cm).astype(float)
+    denom = cm.sum(0) + cm.sum(1)
+    return float(np.divide(2 * tp, denom, out=np.zeros(n_classes), where=denom > 0).mean())
+
+
 def auc_score(y_true: np.ndarray, probs: np.ndarray) -> Optional[float]:
     """ROC AUC: binary on the class-1 probability, else one-vs-rest macro over the classes present.
 

@@ -9,6 +9,7 @@ from medvision_app.utils.config_schema import option
 
 Tta = Literal["none", "hflip", "hvflip"]
 ThresholdMethod = Literal["none", "youden", "sensitivity", "fixed"]
+PriorAdjustment = Literal["none", "fit", "fixed"]
 TTAS = get_args(Tta)
 THRESHOLD_METHODS = get_args(ThresholdMethod)
 
@@ -43,6 +44,17 @@ class EvalSettings:
                                        "probabilities mean what they say; stored in the model card.")
     threshold: ThresholdSettings = option(help="Operating threshold of a two-class model.",
                                           default_factory=ThresholdSettings)
+    # A class-weighted loss trains for balanced priors: its arg-max calls the
+    # rare classes often (high recall, low precision, so a low macro-F1).
+    # Adding tau * log(prior) moves the decision part-way back to the true
+    # priors (logit adjustment, Menon et al. 2021); one number, so the small
+    # validation split can fit it where per-class offsets would overfit.
+    prior_adjustment: PriorAdjustment = option(
+        "none", help="Multi-class decision rule: add prior_tau x log(training class share) to the logits. "
+                     "fit: tau on the validation split, the best mean of balanced accuracy and macro-F1; "
+                     "fixed: prior_tau as given. Stored in the model card and used by predict.")
+    prior_tau: float = option(0.0, help="The fixed adjustment's tau (0: none, 1: the training priors in full).",
+                              range=(0.0, 2.0))
 
 
 def tta_flips(tta: str) -> list[tuple[int, ...]]:

@@ -67,13 +67,16 @@ def fit_temperature(logits: np.ndarray, y_true: np.ndarray) -> float:
     return float(np.exp((lo + hi) / 2))
 
 
-def scale_probabilities(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """``softmax(log p / T)``: the probabilities the logits ``z`` would give at ``T``.
+def scale_probabilities(probs: np.ndarray, temperature: float, offsets=None) -> np.ndarray:
+    """``softmax((log p + offsets) / T)``: the probabilities the logits ``z + offsets`` would give at ``T``.
 
     Exact, since ``log softmax(z) = z - const`` and the constant cancels;
     probabilities that underflowed to 0 are taken as 1e-38 (a logit gap of 87).
     """
-    if temperature == 1.0:
+    if temperature == 1.0 and offsets is None:
         return np.asarray(probs)
     p = np.asarray(probs, np.float64)
-    return softmax(np.log(np.clip(p, 1e-38, None)), temperature)
+    logits = np.log(np.clip(p, 1e-38, None))
+    if offsets is not None:
+        logits = logits + np.asarray(offsets, np.float64)
+    return softmax(logits, temperature)

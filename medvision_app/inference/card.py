@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -90,6 +91,10 @@ class ModelCard:
     threshold: Optional[float] = None
     temperature: float = 1.0
     tta: str = "none"
+    # logit_offsets: added to the graph's log-probabilities before the
+    # temperature (eval.prior_adjustment: tau * log of the training priors);
+    # empty: none.
+    logit_offsets: list[float] = field(default_factory=list)
     created: str = ""
     medvision_version: str = __version__
     graph_sha256: str = ""
@@ -112,6 +117,10 @@ class ModelCard:
             raise ValueError(f"temperature {self.temperature!r} must be within [0.01, 100]")
         if self.tta not in ("none", "hflip", "hvflip"):
             raise ValueError(f"tta {self.tta!r} must be none, hflip or hvflip")
+        if self.logit_offsets and (len(self.logit_offsets) != len(self.classes) or not all(
+                isinstance(v, (int, float)) and math.isfinite(v) and abs(v) <= 100.0 for v in self.logit_offsets)):
+            raise ValueError(f"logit_offsets {self.logit_offsets!r} must be one finite number per class, "
+                             "each within [-100, 100]")
         if not self.created:
             self.created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 

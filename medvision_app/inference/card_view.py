@@ -15,7 +15,10 @@ def _calibration(card) -> str:
     tta = getattr(card, "tta", "none")
     text = (f"temperature {temperature:.3g}, fitted on the validation split" if temperature != 1.0
             else "none (the network's own probabilities)")
-    return text + (f"; test-time flips ({tta}) inside the file" if tta and tta != "none" else "")
+    text += f"; test-time flips ({tta}) inside the file" if tta and tta != "none" else ""
+    if getattr(card, "logit_offsets", None):
+        text += "; class decisions adjusted toward the training priors (logit offsets, fitted on validation)"
+    return text
 
 
 def card_facts(card, *, provenance: str = "unknown", location: str = "") -> list[tuple[str, str]]:

@@ -175,7 +175,8 @@ def predict_batch(tensors: np.ndarray, model: LoadedModel, *, metadata: Optional
                   attention: bool = False) -> dict[str, np.ndarray]:
     """Probabilities (and attention maps) of a batch of preprocessed inputs ``(N, C, H, W)``.
 
-    The probabilities are calibrated with the card's ``temperature``.
+    The probabilities are adjusted with the card's ``logit_offsets`` and
+    calibrated with its ``temperature``.
     """
     feeds = {IMAGE_INPUT: np.ascontiguousarray(tensors, dtype=np.float32)}
     if model.card.metadata_features:
@@ -190,11 +191,13 @@ def predict_batch(tensors: np.ndarray, model: LoadedModel, *, metadata: Optional
     wanted += [CAM_OUTPUT] if attention and model.has_cam else []
     outputs = model.session.run(feeds, wanted)
     temperature = float(getattr(model.card, "temperature", 1.0) or 1.0)
-    if temperature != 1.0:
-        # the card's calibration, fitted on the validation split: softmax(z / T) from the graph's softmax(z)
+    offsets = list(getattr(model.card, "logit_offsets", None) or []) or None
+    if temperature != 1.0 or offsets is not None:
+        # the card's decision rule and calibration, fitted on the validation split:
+        # softmax((z + offsets) / T) from the graph's softmax(z)
         from medvision_app.evaluation.temperature import scale_probabilities
 
-        outputs[PROBS_OUTPUT] = scale_probabilities(outputs[PROBS_OUTPUT], temperature).astype(np.float32)
+        outputs[PROBS_OUTPUT] = scale_probabilities(outputs[PROBS_OUTPUT], temperature, offsets).astype(np.float32)
     return outputs
 
 

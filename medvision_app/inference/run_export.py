@@ -102,7 +102,8 @@ def _calibration_metrics(report: dict) -> dict[str, MetricValue]:
 
 
 def _operating_facts(run_dir: Path, config, n_classes: int) -> dict:
-    """The card's ``threshold``, ``temperature`` and ``tta`` from the run (eval.json, operating_point.json)."""
+    """The card's ``threshold``, ``temperature``, ``logit_offsets`` and ``tta`` from the run
+    (eval.json, operating_point.json)."""
     from medvision_app.evaluation.threshold_store import load_threshold
 
     facts: dict = {"tta": config.eval.tta}
@@ -113,6 +114,9 @@ def _operating_facts(run_dir: Path, config, n_classes: int) -> dict:
     temperature = ((report.get("calibration") or {}) if isinstance(report, dict) else {}).get("temperature")
     if isinstance(temperature, (int, float)) and temperature > 0:
         facts["temperature"] = float(temperature)
+    offsets = ((report.get("prior_adjustment") or {}) if isinstance(report, dict) else {}).get("offsets")
+    if isinstance(offsets, list) and len(offsets) == n_classes and any(offsets):
+        facts["logit_offsets"] = [float(v) for v in offsets]
     threshold = load_threshold(run_dir)  # the chosen one, or the one saved from the dashboard
     if threshold is not None and n_classes == 2:
         facts["threshold"] = threshold

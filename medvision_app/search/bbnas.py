@@ -48,14 +48,20 @@ def new_state(cfg: SearchConfig, n_classes: int) -> SearchState:
                        rng=np.random.default_rng(cfg.seed).bit_generator.state)
 
 
-def _task(cfg: SearchConfig, folder: Path, state: dict, rec: dict, executor: Executor) -> CandidateTask:
+def discard_margin(cfg: SearchConfig, n_val: int) -> float:
+    """How far a child may trail its parent after one epoch: ``discard_margin``, at least
+    ``discard_min_images`` validation images' worth (on 78 images one image is 0.013)."""
+    return max(cfg.discard_margin, cfg.discard_min_images / n_val if n_val > 0 else 0.0)
+
+
+def _task(cfg: SearchConfig, folder: Path, state: dict, rec: dict, executor: Executor, n_val: int) -> CandidateTask:
     """The task of a pending candidate: with its parent's weights when the search inherits."""
     parent = state["candidates"].get(rec["parent_id"]) if rec["parent_id"] else None
     weights = read_weights(folder, parent["id"]) if cfg.inherit and parent else None
     inherit = weights is not None
     discard = None
     if inherit and cfg.early_discard and parent.get("val_accuracy") is not None:
-        discard = float(parent["val_accuracy"]) - cfg.discard_margin
+        discard = float(parent["val_accuracy"]) - discard_margin(cfg, n_val)
     return CandidateTask(
         iteration=rec["iteration"], candidate_id=rec["id"], parent_id=rec["parent_id"],
         transformation=rec["transformation"], genotype=rec["genotype"], params=rec["params"],
@@ -117,14 +123,16 @@ def _most_accurate(recs: list[dict]) -> dict:
 DISCARDED_ITERATIONS = 3
 
 
-def _close_iteration(state: dict, emit: Emit) -> Optional[str]:
-    """Select the next parents; return a stop reason when the accuracy fell.
+def _close_iteration(state: dict, emit: Emit, patience: int = 1) -> Optional[str]:
+    """Select the next parents; return a stop reason when the accuracy fell ``patience`` iterations in a row.
 
     Children stopped early (discarded, halted) are chosen only when no child
     of the iteration trained to its end. An iteration whose every child was
     discarded after one epoch compared nothing trained with its parents: the
     parents stay and new children are drawn, up to ``DISCARDED_ITERATIONS``
-    such iterations in a row.
+    such iterations in a row. An iteration whose best fell below the best so
+    far, short of ``patience`` falls in a row, is recorded as ``fell``: its
+    children are not chosen, the parents and the answer stay.
     """
     it = state["iteration"]
     recs = _finished_in(state, it)
@@ -135,7 +143,7 @@ def _close_iteration(state: dict, emit: Emit) -> Optional[str]:
     smallest = min(recs, key=lambda r: (r["params"], -r["val_accuracy"]))
     entry = {"iteration": it, "best_id": best["id"], "best_accuracy": best["val_accuracy"],
              "smallest_id": smallest["id"], "smallest_params": smallest["params"]}
-    compared = [e for e in state["iterations"] if not e.get("all_discarded")]
+    compared = [e for e in state["iterations"] if not (e.get("all_discarded") or e.get("fell"))]
     reason = None
     if all_discarded:
         entry["all_discarded"] = True
@@ -147,7 +155,14 @@ def _close_iteration(state: dict, emit: Emit) -> Optional[str]:
         if streak >= DISCARDED_ITERATIONS:
             reason = f"every child discarded in {streak} iterations"
     elif compared and best["val_accuracy"] < compared[-1]["best_accuracy"]:
-        reason = "accuracy fell"
+        entry["fell"] = True
+        falls = 1
+        for e in reversed(state["iterations"]):
+            if not e.get("fell"):
+                break
+            falls += 1
+        if falls >= patience:
+            reason = "accuracy fell" if patience == 1 else f"accuracy fell in {falls} iterations in a row"
     else:
         state["result_id"] = best["id"]
         state["parents"] = list(dict.fromkeys([best["id"], smallest["id"]]))
@@ -314,7 +329,8 @@ def run_bbnas(
                 break
             if generated:
                 rec.checkpoint()
-            tasks = [_task(cfg, folder, state, state["candidates"][c], executor) for c in state["pending"]]
+            tasks = [_task(cfg, folder, state, state["candidates"][c], executor, len(data.y_val))
+                     for c in state["pending"]]
             try:
                 _evaluate(tasks, executor, cfg, on_start=rec.on_start, on_done=rec.on_done, emit=emit, cancel=token)
             except Cancelled:
@@ -323,7 +339,7 @@ def run_bbnas(
                 state["stop_reason"] = "time budget"
                 _adopt_interrupted_best(state)
                 break
-            state["stop_reason"] = _close_iteration(state, emit)
+            state["stop_reason"] = _close_iteration(state, emit, cfg.stop_patience)
             _prune_weights(folder, state)
             rec.checkpoint()
     finally:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from medvision_app.evaluation.settings import EvalSettings
 from medvision_app.utils.config_schema import option
 
 Method = Literal["bbnas", "se-bbnas", "enas"]
 METHODS = get_args(Method)
+Schedule = Literal["constant", "cosine"]
 # auto: in this process with one worker, else a pool of worker processes
 ExecutorName = Literal["auto", "local", "process", "ray"]
 EXECUTORS = get_args(ExecutorName)
@@ -54,6 +56,12 @@ class FinalTraining:
     lr: float = option(0.001, help="Learning rate of the final retraining.", range=(1e-12, 10.0))
     weight_decay: float = option(0.0001, help="L2 penalty of the final retraining.", range=(0.0, 1.0))
     batch_size: int = option(64, help="Images per step.", range=(1, 65_536), unit="images")
+    schedule: Schedule = option("constant", help="Learning rate of the BbNAS retraining: constant, or cosine "
+                                "decay to lr / 100 over the epochs (ENAS's retraining is always cosine).")
+    # The retrained network is what a user exports: it is evaluated as a
+    # training run's model is, so a search's answer and a recipe's compare.
+    eval: EvalSettings = option(help="Test-time flips, temperature and operating threshold of the retrained "
+                                     "network (the eval section of a training run).", default_factory=EvalSettings)
 
 
 @dataclass
@@ -118,6 +126,13 @@ class SearchConfig:
     # first epoch moves a trained network's weights enough to cost a few tenths
     discard_margin: float = option(0.01, help="How far a child may trail its parent after its first epoch.",
                                    range=(0.0, 1.0))
+    discard_min_images: int = option(2, help="The discard margin is at least this many validation images' "
+                                     "worth, so that one image's noise discards no child.", range=(0, None),
+                                     unit="images")
+    stop_patience: int = option(1, help="Iterations in a row whose best trails the best so far before the "
+                                "search stops (1: the paper's rule, stop at the first fall). On a small "
+                                "validation split one image decides a fall; a larger patience keeps the parents "
+                                "and draws again.", range=(1, None), unit="iterations")
     successive_halving: bool = option(True, help="With inherit, when an iteration has more children than "
                                                  "workers: one epoch each, then the better half goes on.")
     executor: ExecutorName = option("auto", help="Where children train: local (this process), process (a pool "

@@ -17,12 +17,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import torch
 
 from medvision_app import __version__
 from medvision_app.data.config import DataConfig
 from medvision_app.data.dataset import InMemoryDataset
 from medvision_app.evaluation import evaluate, write_eval, write_predictions
+from medvision_app.evaluation.settings import EvalSettings
 from medvision_app.events import Cancelled, CancelToken, Emit, ignore
 from medvision_app.networks import ModelConfig, build_model
 from medvision_app.search.data import SearchData
@@ -31,6 +33,13 @@ from medvision_app.training.checkpoints import LAST, CheckpointError
 from medvision_app.training.config import RunFacts, TrainConfig
 from medvision_app.training.engine import Trainer
 from medvision_app.training.events import EpochFinished
+from medvision_app.training.finish import (
+    calibrate,
+    check_eval_settings,
+    needs_validation,
+    predict_logits,
+    write_operating_point,
+)
 from medvision_app.training.handlers import Checkpointer, EarlyStopping, MetricsLogger
 from medvision_app.training.schedules import BestWeights, CosineSchedule
 from medvision_app.training.settings import EarlyStoppingConfig, TrainSettings
@@ -60,6 +69,7 @@ def retrain_and_evaluate(
     seed: int = 0,
     device: str = "auto",
     cosine: bool = False,
+    eval_settings: Optional[EvalSettings] = None,
     description: str = "",
     emit: Emit = ignore,
     cancel: Optional[CancelToken] = None,
@@ -69,6 +79,9 @@ def retrain_and_evaluate(
     ``data_path`` is the search's dataset: the run's ``data.path``, from
     which ``medvision evaluate`` reads the test split again. ``cosine``
     anneals the rate from ``lr`` to ``lr / 100`` over ``epochs`` (ENAS).
+    ``eval_settings`` (test-time flips, temperature, operating threshold) are
+    applied as a training run applies its ``eval`` section, and saved in the
+    run's config, so the export and ``medvision evaluate`` repeat them.
     Raises :class:`Cancelled` when ``cancel`` fires; the run folder resumes.
     """
     run_dir = Path(run_dir)
@@ -79,17 +92,24 @@ def retrain_and_evaluate(
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                              weight_decay=weight_decay, seed=seed, device=device, deterministic=False,
                              early_stopping=EarlyStoppingConfig(patience=max(1, patience)))
+    eval_settings = eval_settings or EvalSettings()
     config = TrainConfig(
         data=DataConfig(path=data_path),
         model=model_config,
         train=settings,
+        eval=eval_settings,
         description=description,
         # The normalisation is the network's own, so evaluate and export repeat it.
         run=RunFacts(classes=list(data.class_names), data_path=data_path,
                      input_mean=[float(m) for m in model.input_mean], input_std=[float(v) for v in model.input_std],
                      train_samples=len(data.y_train), val_samples=len(data.y_val), test_samples=len(data.y_test),
+                     train_class_counts=np.bincount(data.y_train, minlength=data.n_classes).tolist(),
                      medvision_version=__version__),
     )
+    try:
+        check_eval_settings(config, list(data.class_names))
+    except ValueError as exc:
+        raise ValueError(f"search final.eval: {exc}") from None
     save_config(config, run_dir / "config.json")
 
     def relay(event) -> None:
@@ -118,8 +138,18 @@ def retrain_and_evaluate(
     result = trainer.run()
     if result.reason == "cancelled":
         raise Cancelled()
-    probs, labels, _loss = trainer.predict(InMemoryDataset(data.x_test, data.y_test))
+    device = next(model.parameters()).device
+    test = InMemoryDataset(data.x_test, data.y_test)
+    logits = predict_logits(model, test, device, tta=eval_settings.tta)
+    val_fit = None
+    if needs_validation(eval_settings):
+        val_fit = (predict_logits(model, InMemoryDataset(data.x_val, data.y_val), device, tta=eval_settings.tta),
+                   np.asarray(data.y_val))
+    labels = np.asarray(data.y_test)
+    probs, extra = calibrate(config, list(data.class_names), val_fit, (logits, labels),
+                             class_counts=config.run.train_class_counts)
     report = evaluate(labels, probs, data.class_names, n_resamples=200, seed=seed)
+    report.update(extra)
     best = result.best_metrics or (result.history[-1] if result.history else {})
     report["split"] = "test"
     report["params"] = int(sum(p.numel() for p in model.parameters()))
@@ -129,4 +159,5 @@ def retrain_and_evaluate(
     write_eval(run_dir / "eval.json", report)
     ids = [f"test_{i:05d}" for i in range(len(data.y_test))]
     write_predictions(run_dir / "predictions.csv", ids, data.y_test, probs, data.class_names)
+    write_operating_point(run_dir, extra, list(data.class_names))
     return report

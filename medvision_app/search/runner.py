@@ -121,7 +121,8 @@ def _final(cfg, out, data, state, emit, cancel) -> dict:
             report = retrain_and_evaluate(
                 model, data, cfg.data, out / f"final-{shape}", optimizer="sgdm", lr=e.child_lr_max,
                 weight_decay=e.child_weight_decay, epochs=e.final_epochs, patience=e.final_epochs,
-                batch_size=e.batch_size, seed=cfg.seed, device=cfg.device, cosine=True, emit=emit, cancel=cancel,
+                batch_size=e.batch_size, seed=cfg.seed, device=cfg.device, cosine=True, eval_settings=f.eval,
+                emit=emit, cancel=cancel,
                 description=f"{shape} from the ENAS search in {out}, retrained with Nesterov SGD and a cosine "
                             f"schedule {e.child_lr_max} to {e.child_lr_max * 0.01}",
             )
@@ -130,13 +131,24 @@ def _final(cfg, out, data, state, emit, cancel) -> dict:
         model = final_model_config(data, name="genotype", architecture=SearchedArchitecture(text=rec["genotype"]))
         report = retrain_and_evaluate(
             model, data, cfg.data, out / "final", lr=f.lr, weight_decay=f.weight_decay, epochs=f.epochs,
-            patience=f.patience, batch_size=f.batch_size, seed=cfg.seed, device=cfg.device, emit=emit, cancel=cancel,
-            description=f"{cfg.method} search result {rec['genotype']} from {out}, retrained with Adam",
+            patience=f.patience, batch_size=f.batch_size, seed=cfg.seed, device=cfg.device,
+            cosine=f.schedule == "cosine", eval_settings=f.eval, emit=emit, cancel=cancel,
+            description=f"{cfg.method} search result {rec['genotype']} from {out}, retrained with Adam"
+                        + (" and a cosine schedule" if f.schedule == "cosine" else ""),
         )
         runs.append(_brief("genotype", out / "final", report))
     return {"runs": runs, "accuracy": runs[0]["accuracy"], "auc": runs[0]["auc"], "run_dir": runs[0]["run_dir"]}
 
 
 def _brief(name: str, run_dir: Path, report: dict) -> dict:
-    return {"name": name, "run_dir": str(run_dir), "accuracy": report["accuracy"], "auc": report.get("auc"),
-            "params": report["params"], "epochs": report["epochs"], "train_seconds": report["train_seconds"]}
+    """A retrained network's figures; ``accuracy`` at its operating threshold when final.eval chose one."""
+    brief = {"name": name, "run_dir": str(run_dir), "accuracy": report["accuracy"], "auc": report.get("auc"),
+             "params": report["params"], "epochs": report["epochs"], "train_seconds": report["train_seconds"]}
+    chosen = report.get("operating_threshold")
+    if chosen:
+        test = chosen["test"]
+        brief.update(argmax_accuracy=report["accuracy"], accuracy=test["accuracy"], threshold=chosen["threshold"],
+                     sensitivity=test.get("sensitivity"), specificity=test.get("specificity"))
+    if report.get("calibration", {}).get("ece_after") is not None:
+        brief["ece_after"] = report["calibration"]["ece_after"]
+    return brief

@@ -31,6 +31,8 @@ class RunFacts:
     train_samples: int = 0
     val_samples: int = 0
     test_samples: int = 0
+    # images per class (in ``classes`` order) of the training split: eval.prior_adjustment's priors
+    train_class_counts: list[int] = field(default_factory=list)
     skipped_images: int = 0
     medvision_version: str = ""
 

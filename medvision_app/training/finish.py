@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from medvision_app.evaluation.calibration import reliability
+from medvision_app.evaluation.prior_adjustment import fit_tau, prior_offsets
 from medvision_app.evaluation.settings import tta_flips
 from medvision_app.evaluation.temperature import as_logits, fit_temperature, nll, softmax
 from medvision_app.evaluation.threshold_choice import choose_threshold, operating_report
@@ -80,15 +81,21 @@ def reestimate_best(model: torch.nn.Module, train_data: Any, checkpoints: Path, 
 
 
 def calibrate(config, class_names: list[str], val: tuple[np.ndarray, np.ndarray] | None,
-              test: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, dict]:
-    """The test probabilities to score, and the ``calibration`` / ``operating_threshold`` entries of eval.json.
+              test: tuple[np.ndarray, np.ndarray], class_counts=None) -> tuple[np.ndarray, dict]:
+    """The test probabilities to score, and the ``calibration`` / ``operating_threshold`` /
+    ``prior_adjustment`` entries of eval.json.
 
     ``val`` and ``test`` are ``(logits, labels)``; without validation data
-    nothing is fitted (the entries say so).
+    nothing is fitted (the entries say so). ``class_counts``: the training
+    split's images per class, which ``eval.prior_adjustment`` needs. The
+    adjustment comes first, so the temperature calibrates the adjusted
+    logits, the ones predict's decisions come from.
     """
     settings = config.eval
     test_logits, test_y = test
     extra: dict = {"tta": settings.tta}
+    if settings.prior_adjustment != "none":
+        val, test_logits, extra["prior_adjustment"] = _adjust_priors(settings, val, test_logits, class_counts)
     temperature = 1.0
     if settings.temperature_scaling:
         if val is None or len(val[1]) == 0:
@@ -124,6 +131,32 @@ def calibrate(config, class_names: list[str], val: tuple[np.ndarray, np.ndarray]
                                               seed=config.train.seed)
             extra["operating_threshold"] = chosen
     return probs.astype(np.float32), extra
+
+
+def needs_validation(settings) -> bool:
+    """Whether the ``eval`` settings fit anything on the validation split."""
+    return (settings.temperature_scaling or settings.threshold.method != "none"
+            or settings.prior_adjustment == "fit")
+
+
+def _adjust_priors(settings, val, test_logits: np.ndarray, class_counts):
+    """Validation and test logits plus ``tau * log(prior)``, and the record of what was added."""
+    if class_counts is None or len(class_counts) != test_logits.shape[1]:
+        raise ValueError("eval.prior_adjustment needs the training split's class counts")
+    record: dict = {"method": settings.prior_adjustment, "class_counts": [int(c) for c in class_counts]}
+    tau = float(settings.prior_tau)
+    if settings.prior_adjustment == "fit":
+        if val is None or len(val[1]) == 0:
+            tau = 0.0
+            record["note"] = "no validation split: nothing fitted"
+        else:
+            tau, figures = fit_tau(val[0], val[1], class_counts)
+            record.update(fitted_on="val", **figures)
+    offsets = prior_offsets(class_counts, tau)
+    record.update(tau=tau, offsets=[float(o) for o in offsets])
+    if val is not None:
+        val = (np.asarray(val[0], np.float64) + offsets, val[1])
+    return val, np.asarray(test_logits, np.float64) + offsets, record
 
 
 def check_eval_settings(config, class_names: list[str]) -> None:

@@ -222,6 +222,7 @@ def _start_locked(config: TrainConfig, run_dir: Path, *, config_file: Optional[P
         train_samples=len(prepared.datasets["train"]),
         val_samples=len(prepared.datasets["val"]),
         test_samples=len(prepared.datasets["test"]),
+        train_class_counts=_class_counts(prepared.datasets["train"], len(prepared.class_names)),
         skipped_images=len(prepared.skipped),
         medvision_version=__version__,
     )
@@ -306,9 +307,20 @@ def predict_dataset(model: torch.nn.Module, dataset, device: torch.device, batch
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 
 
+def _class_counts(dataset, n_classes: int) -> list[int]:
+    labels = np.asarray(dataset.labels, np.int64) if dataset is not None and len(dataset) else np.zeros(0, np.int64)
+    return np.bincount(labels, minlength=n_classes).tolist()
+
+
 def _evaluate(config: TrainConfig, prepared: PreparedData, model: torch.nn.Module, run_dir: Path, split: str,
               *, emit: Emit = ignore) -> dict:
-    from medvision_app.training.finish import calibrate, predict_logits, reestimate_best, write_operating_point
+    from medvision_app.training.finish import (
+        calibrate,
+        needs_validation,
+        predict_logits,
+        reestimate_best,
+        write_operating_point,
+    )
 
     dataset = prepared.datasets.get(split)
     if dataset is None or len(dataset) == 0:
@@ -326,7 +338,7 @@ def _evaluate(config: TrainConfig, prepared: PreparedData, model: torch.nn.Modul
         tta = config.eval.tta
         logits = predict_logits(model, dataset, device, tta=tta, batch_size=batch)
         val = prepared.datasets.get("val")
-        needs_val = config.eval.temperature_scaling or config.eval.threshold.method != "none"
+        needs_val = needs_validation(config.eval)
         val_fit = None
         if needs_val and val is not None and len(val) and split != "val":
             val_fit = (predict_logits(model, val, device, tta=tta, batch_size=batch), val.labels.numpy())
@@ -334,7 +346,10 @@ def _evaluate(config: TrainConfig, prepared: PreparedData, model: torch.nn.Modul
             val_fit = (logits, dataset.labels.numpy())
     labels = dataset.labels.numpy()
     try:
-        probs, extra = calibrate(config, prepared.class_names, val_fit, (logits, labels))
+        # runs trained before the counts were recorded read them from the training split
+        counts = config.run.train_class_counts or _class_counts(prepared.datasets.get("train"),
+                                                                len(prepared.class_names))
+        probs, extra = calibrate(config, prepared.class_names, val_fit, (logits, labels), class_counts=counts)
     except ValueError as exc:
         raise TrainingError(f"{run_dir}: {exc}") from None
     report = evaluate(labels, probs, prepared.class_names, seed=config.train.seed)
@@ -369,8 +384,10 @@ def evaluate_run(run_dir: Path, split: str = "test", *, emit: Emit = ignore, can
 def _evaluation_splits(config: TrainConfig, split: str) -> tuple[str, ...]:
     """``split``, with validation for calibration and training for batch-norm re-estimation."""
     wanted = {split}
-    if config.eval.temperature_scaling or config.eval.threshold.method != "none":
+    from medvision_app.training.finish import needs_validation
+
+    if needs_validation(config.eval):
         wanted.add("val")
-    if config.train.bn_reestimate:
+    if config.train.bn_reestimate or (config.eval.prior_adjustment != "none" and not config.run.train_class_counts):
         wanted.add("train")
     return tuple(s for s in SPLITS if s in wanted)

@@ -1,0 +1,66 @@
+"""A search's retrained network is evaluated as a training run's model: flips, temperature, threshold."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from medvision_app.evaluation.settings import EvalSettings, ThresholdSettings
+from medvision_app.networks import ModelConfig, SearchedArchitecture
+from medvision_app.search.data import SearchData
+from medvision_app.search.final import retrain_and_evaluate
+from medvision_app.search.runner import _brief
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _data() -> SearchData:
+    rng = np.random.default_rng(0)
+    y = (np.arange(24) % 2).astype(np.int64)
+    # class "b" is brighter on the left half, so the flip changes the logits
+    x = rng.random((24, 1, 8, 8), dtype=np.float32) * 0.5
+    x[y == 1, :, :, :4] += 0.5
+    return SearchData(x[:16], y[:16], x[16:20], y[16:20], x[20:], y[20:], ["a", "b"])
+
+
+def _model() -> ModelConfig:
+    return ModelConfig(name="genotype", pretrained="none", input_size=8, in_channels=1,
+                       architecture=SearchedArchitecture(text="C(4,3) F() FC(2)"))
+
+
+def test_final_eval_settings_give_a_threshold_a_temperature_and_are_saved(tmp_path):
+    settings = EvalSettings(tta="hflip", temperature_scaling=True,
+                            threshold=ThresholdSettings(method="youden", positive="b"))
+    run_dir = tmp_path / "final"
+    report = retrain_and_evaluate(_model(), _data(), str(tmp_path), run_dir, epochs=2, patience=2, batch_size=4,
+                                  device="cpu", cosine=True, eval_settings=settings)
+    assert report["tta"] == "hflip"
+    assert report["calibration"]["fitted_on"] == "val" and report["calibration"]["temperature"] > 0
+    chosen = report["operating_threshold"]
+    assert chosen["positive_class"] == "b" and 0.0 <= chosen["threshold"] <= 1.0
+    assert 0.0 <= chosen["test"]["accuracy"] <= 1.0
+    # what the export and the dashboard read back
+    point = json.loads((run_dir / "operating_point.json").read_text())
+    assert point["threshold"] == pytest.approx(chosen["threshold"]) and point["class"] == "a"
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["eval"]["tta"] == "hflip" and config["eval"]["threshold"]["method"] == "youden"
+    brief = _brief("genotype", run_dir, report)
+    assert brief["accuracy"] == chosen["test"]["accuracy"] and brief["argmax_accuracy"] == report["accuracy"]
+    assert brief["threshold"] == chosen["threshold"]
+
+
+def test_without_eval_settings_the_answer_is_the_arg_max(tmp_path):
+    report = retrain_and_evaluate(_model(), _data(), str(tmp_path), tmp_path / "final", epochs=1, patience=1,
+                                  batch_size=4, device="cpu")
+    assert "operating_threshold" not in report and not (tmp_path / "final" / "operating_point.json").exists()
+    assert "argmax_accuracy" not in _brief("genotype", tmp_path / "final", report)
+
+
+def test_a_threshold_for_a_class_the_data_lack_is_refused_before_training(tmp_path):
+    settings = EvalSettings(threshold=ThresholdSettings(method="youden", positive="malignant"))
+    with pytest.raises(ValueError, match="final.eval.*malignant"):
+        retrain_and_evaluate(_model(), _data(), str(tmp_path), tmp_path / "final", epochs=1, patience=1,
+                             batch_size=4, device="cpu", eval_settings=settings)
+    assert not (tmp_path / "final" / "metrics.jsonl").exists()
