@@ -4,8 +4,9 @@ Iteration 0 trains the initial model alone. Each later iteration draws
 ``children_per_iteration`` children from the parents (round-robin) by random
 transformations, trains them partially, and keeps the most accurate and the
 smallest as the next parents. The search stops when an iteration's best
-validation accuracy falls below the previous iteration's (the paper's rule),
-or at the iteration or time budget. Its answer is the last best model: the
+validation accuracy falls below the previous iteration's (the paper's rule;
+with ``stop_patience`` > 1, at that many falls in a row, the parents kept
+between them), or at the iteration or time budget. Its answer is the last best model: the
 best of the last iteration before the fall; when the time budget cuts an
 iteration short, its best finished child if that one is more accurate.
 
