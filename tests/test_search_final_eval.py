@@ -64,3 +64,34 @@ def test_a_threshold_for_a_class_the_data_lack_is_refused_before_training(tmp_pa
         retrain_and_evaluate(_model(), _data(), str(tmp_path), tmp_path / "final", epochs=1, patience=1,
                              batch_size=4, device="cpu", eval_settings=settings)
     assert not (tmp_path / "final" / "metrics.jsonl").exists()
+
+
+def test_the_answer_can_start_from_the_weights_the_search_trained(tmp_path):
+    import torch
+
+    from medvision_app.networks import build_model
+    from medvision_app.networks.builder import build
+    from medvision_app.networks.genotype import parse
+    from medvision_app.networks.searched import load_search_weights
+
+    text = "C(4,3) P(2,2) SEIB(4,4,8,2,4,4) F() FC(6) FC(2)"
+    torch.manual_seed(1)
+    searched = build(parse(text), (1, 8, 8)).eval()
+    config = ModelConfig(name="genotype", pretrained="none", input_size=8, in_channels=1,
+                         architecture=SearchedArchitecture(text=text))
+    model = build_model(config, 2).eval()
+    x = torch.rand(3, 1, 8, 8)
+    assert not torch.allclose(model(x), searched(x))
+    load_search_weights(model, searched.state_dict())
+    assert torch.allclose(model(x), searched(x), atol=1e-6)  # the same function, layer for layer
+    other = build(parse("C(4,3) P(2,2) F() FC(2)"), (1, 8, 8)).state_dict()
+    with pytest.raises(ValueError, match="tensors|does not fit"):
+        load_search_weights(model, other)
+
+
+def test_final_init_search_without_kept_weights_is_refused(tmp_path):
+    from medvision_app.search.runner import _search_weights
+    from medvision_app.search.state import SearchStateError
+
+    with pytest.raises(SearchStateError, match="weights/3-1.pt"):
+        _search_weights(tmp_path, "3-1")

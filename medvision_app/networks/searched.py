@@ -93,3 +93,23 @@ def enas(config: ModelConfig, num_classes: int, metadata_features: int = 0) -> M
     parts = Parts(_CellFeatures(net), net.out_channels, _gap(), net.out_channels, gray_to_rgb=False,
                   **_identity_normalization(config.in_channels))
     return _assemble(config, num_classes, metadata_features, parts)
+
+
+def load_search_weights(model: nn.Module, state: dict) -> None:
+    """Load into a registered ``"genotype"`` model the weights a search trained for the same genotype.
+
+    The search trains the builder's whole ``GenotypeNet`` (``layers.N.*``);
+    the registered model splits the same layers into features, neck and
+    head. Both hold the same tensors in the same order, so they are copied by
+    position, after checking that every shape matches (ValueError naming the
+    first mismatch otherwise: never a partial load).
+    """
+    target = model.state_dict()
+    ours = [k for k in target if not k.endswith("num_batches_tracked")]
+    theirs = [k for k in state if not k.endswith("num_batches_tracked")]
+    if len(ours) != len(theirs):
+        raise ValueError(f"the search's weights hold {len(theirs)} tensors, the network {len(ours)}")
+    for mine, other in zip(ours, theirs, strict=True):
+        if tuple(target[mine].shape) != tuple(state[other].shape):
+            raise ValueError(f"{other} {tuple(state[other].shape)} does not fit {mine} {tuple(target[mine].shape)}")
+    model.load_state_dict({**target, **{mine: state[other] for mine, other in zip(ours, theirs, strict=True)}})

@@ -11,6 +11,7 @@ from medvision_app.utils.config_schema import option
 Method = Literal["bbnas", "se-bbnas", "enas"]
 METHODS = get_args(Method)
 Schedule = Literal["constant", "cosine"]
+FinalInit = Literal["scratch", "search"]
 # auto: in this process with one worker, else a pool of worker processes
 ExecutorName = Literal["auto", "local", "process", "ray"]
 EXECUTORS = get_args(ExecutorName)
@@ -56,6 +57,9 @@ class FinalTraining:
     lr: float = option(0.001, help="Learning rate of the final retraining.", range=(1e-12, 10.0))
     weight_decay: float = option(0.0001, help="L2 penalty of the final retraining.", range=(0.0, 1.0))
     batch_size: int = option(64, help="Images per step.", range=(1, 65_536), unit="images")
+    init: FinalInit = option("scratch", help="Where the BbNAS retraining starts: scratch (new weights, the "
+                             "paper's), or search (the weights the search trained for its answer, kept in "
+                             "weights/ when children inherit).")
     schedule: Schedule = option("constant", help="Learning rate of the BbNAS retraining: constant, or cosine "
                                 "decay to lr / 100 over the epochs (ENAS's retraining is always cosine).")
     # The retrained network is what a user exports: it is evaluated as a

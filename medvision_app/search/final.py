@@ -27,6 +27,7 @@ from medvision_app.evaluation import evaluate, write_eval, write_predictions
 from medvision_app.evaluation.settings import EvalSettings
 from medvision_app.events import Cancelled, CancelToken, Emit, ignore
 from medvision_app.networks import ModelConfig, build_model
+from medvision_app.networks.searched import load_search_weights
 from medvision_app.search.data import SearchData
 from medvision_app.search.events import CandidateEpoch
 from medvision_app.training.checkpoints import LAST, CheckpointError
@@ -70,6 +71,7 @@ def retrain_and_evaluate(
     device: str = "auto",
     cosine: bool = False,
     eval_settings: Optional[EvalSettings] = None,
+    initial_weights: Optional[dict] = None,
     description: str = "",
     emit: Emit = ignore,
     cancel: Optional[CancelToken] = None,
@@ -82,12 +84,16 @@ def retrain_and_evaluate(
     ``eval_settings`` (test-time flips, temperature, operating threshold) are
     applied as a training run applies its ``eval`` section, and saved in the
     run's config, so the export and ``medvision evaluate`` repeat them.
+    ``initial_weights``: the state dict the search trained for a genotype
+    answer, to start from instead of new weights.
     Raises :class:`Cancelled` when ``cancel`` fires; the run folder resumes.
     """
     run_dir = Path(run_dir)
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     model = build_model(model_config, data.n_classes)
+    if initial_weights is not None:
+        load_search_weights(model, initial_weights)
     data_path = str(Path(data_path).resolve())
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                              weight_decay=weight_decay, seed=seed, device=device, deterministic=False,

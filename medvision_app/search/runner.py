@@ -16,13 +16,14 @@ from medvision_app.events import CancelToken, Emit, ignore
 from medvision_app.networks import SearchedArchitecture
 from medvision_app.networks.enas_space import SHAPES, Arc
 from medvision_app.search.bbnas import new_state, run_bbnas
+from medvision_app.search.candidates import from_bytes
 from medvision_app.search.config import SearchConfig
 from medvision_app.search.data import load_search_data
 from medvision_app.search.enas_search import new_enas_state, run_enas
 from medvision_app.search.events import SearchFinished
 from medvision_app.search.executor import Executor
 from medvision_app.search.final import final_model_config, retrain_and_evaluate
-from medvision_app.search.state import SearchStateError, load_state, save_state
+from medvision_app.search.state import SearchStateError, load_state, read_weights, save_state
 from medvision_app.search.summary import build_summary, write_summary
 from medvision_app.utils.atomic import atomic_write_text
 from medvision_app.utils.config_io import from_dict, to_dict
@@ -129,15 +130,26 @@ def _final(cfg, out, data, state, emit, cancel) -> dict:
             runs.append(_brief(shape, out / f"final-{shape}", report))
     else:
         model = final_model_config(data, name="genotype", architecture=SearchedArchitecture(text=rec["genotype"]))
+        initial = _search_weights(out, state["result_id"]) if f.init == "search" else None
         report = retrain_and_evaluate(
             model, data, cfg.data, out / "final", lr=f.lr, weight_decay=f.weight_decay, epochs=f.epochs,
             patience=f.patience, batch_size=f.batch_size, seed=cfg.seed, device=cfg.device,
-            cosine=f.schedule == "cosine", eval_settings=f.eval, emit=emit, cancel=cancel,
-            description=f"{cfg.method} search result {rec['genotype']} from {out}, retrained with Adam"
-                        + (" and a cosine schedule" if f.schedule == "cosine" else ""),
+            cosine=f.schedule == "cosine", eval_settings=f.eval, initial_weights=initial, emit=emit, cancel=cancel,
+            description=f"{cfg.method} search result {rec['genotype']} from {out}, "
+                        + ("fine-tuned from the search's weights" if initial is not None else "retrained")
+                        + " with Adam" + (" and a cosine schedule" if f.schedule == "cosine" else ""),
         )
         runs.append(_brief("genotype", out / "final", report))
     return {"runs": runs, "accuracy": runs[0]["accuracy"], "auc": runs[0]["auc"], "run_dir": runs[0]["run_dir"]}
+
+
+def _search_weights(out: Path, candidate_id: str) -> dict:
+    """The weights the search trained for its answer; SearchStateError when they are not kept."""
+    data = read_weights(out, candidate_id)
+    if data is None:
+        raise SearchStateError(f"{out}: final.init = 'search' needs the answer's weights "
+                               f"(weights/{candidate_id}.pt), which only a search whose children inherit keeps")
+    return from_bytes(data)
 
 
 def _brief(name: str, run_dir: Path, report: dict) -> dict:
