@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Optional
 
 SHIPPED_SHA256 = {
-    "ham10000-sa-meta": "95f069f2bf7ac64e98480ec836c50409c7633aa990d3fee38c64d4fe42edce46",
+    "ham10000-sa-meta": "af4d010c945f6f95cc9319d08cff104c13f3129f559cd064c8502854229995f9",
     "dermamnist": "a0055b00924d86737e046a9af8772166d3b5b48546bab05448e30319cf7e68c1",
     "pneumoniamnist": "128c76668c651b251479758f1a376715a502ea2842ffcb45952d0a70337ab5dc",
     "breastmnist": "3d0556df6bddbbdf72dfc1b4f072b77ff27cfc0b5b13676506c8bc530ae4717c",
