@@ -44,8 +44,11 @@ class SameConv2d(nn.Conv2d):
             return super().forward(x)
         k, s = self.kernel_size[0], self.stride[0]
         ih, iw = x.shape[-2:]
-        ph = max((-(-ih // s) - 1) * s + k - ih, 0)
-        pw = max((-(-iw // s) - 1) * s + k - iw, 0)
+        # ceil(i / s) on positive operands only: the ONNX export traces // on
+        # negative sizes as truncation, which made -(-7 // 2) 3 instead of 4 and
+        # gave a 112-pixel network a 3x3 map in ONNX against PyTorch's 4x4
+        ph = max(((ih + s - 1) // s - 1) * s + k - ih, 0)
+        pw = max(((iw + s - 1) // s - 1) * s + k - iw, 0)
         x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
         return super().forward(x)
 
