@@ -4,8 +4,9 @@ Order: the best weights (``best.pt``) get their batch-norm statistics
 recomputed when ``train.bn_reestimate`` asks (written back into ``best.pt``,
 marked, so a resume or a re-evaluation does not repeat it and the export
 takes the same weights); the logits of the validation and test splits are
-averaged over the flips of ``eval.tta``; a temperature is fitted on the
-validation logits (``eval.temperature_scaling``); a two-class model's
+averaged over the flips of ``eval.tta``; ``tau * log(training prior)`` is
+added to them (``eval.prior_adjustment``, tau fitted on validation); a
+temperature is fitted on the validation logits (``eval.temperature_scaling``); a two-class model's
 operating threshold is chosen on the calibrated validation probabilities
 (``eval.threshold``). The test split is then scored on the calibrated
 probabilities, which are what ``predict`` computes from the exported file.
