@@ -124,6 +124,16 @@ def _most_accurate(recs: list[dict]) -> dict:
 DISCARDED_ITERATIONS = 3
 
 
+def _streak(iterations: list[dict], flag: str) -> int:
+    """How many iterations in a row carry ``flag``, counting the one being closed."""
+    streak = 1
+    for e in reversed(iterations):
+        if not e.get(flag):
+            break
+        streak += 1
+    return streak
+
+
 def _close_iteration(state: dict, emit: Emit, patience: int = 1) -> Optional[str]:
     """Select the next parents; return a stop reason when the accuracy fell ``patience`` iterations in a row.
 
@@ -148,20 +158,12 @@ def _close_iteration(state: dict, emit: Emit, patience: int = 1) -> Optional[str
     reason = None
     if all_discarded:
         entry["all_discarded"] = True
-        streak = 1
-        for e in reversed(state["iterations"]):
-            if not e.get("all_discarded"):
-                break
-            streak += 1
+        streak = _streak(state["iterations"], "all_discarded")
         if streak >= DISCARDED_ITERATIONS:
             reason = f"every child discarded in {streak} iterations"
     elif compared and best["val_accuracy"] < compared[-1]["best_accuracy"]:
         entry["fell"] = True
-        falls = 1
-        for e in reversed(state["iterations"]):
-            if not e.get("fell"):
-                break
-            falls += 1
+        falls = _streak(state["iterations"], "fell")
         if falls >= patience:
             reason = "accuracy fell" if patience == 1 else f"accuracy fell in {falls} iterations in a row"
     else:

@@ -37,8 +37,8 @@ from medvision_app.training.events import EpochFinished
 from medvision_app.training.finish import (
     calibrate,
     check_eval_settings,
-    needs_validation,
     predict_logits,
+    validation_fit,
     write_operating_point,
 )
 from medvision_app.training.handlers import Checkpointer, EarlyStopping, MetricsLogger
@@ -147,10 +147,7 @@ def retrain_and_evaluate(
     device = next(model.parameters()).device
     test = InMemoryDataset(data.x_test, data.y_test)
     logits = predict_logits(model, test, device, tta=eval_settings.tta)
-    val_fit = None
-    if needs_validation(eval_settings):
-        val_fit = (predict_logits(model, InMemoryDataset(data.x_val, data.y_val), device, tta=eval_settings.tta),
-                   np.asarray(data.y_val))
+    val_fit = validation_fit(model, InMemoryDataset(data.x_val, data.y_val), eval_settings, device)
     labels = np.asarray(data.y_test)
     probs, extra = calibrate(config, list(data.class_names), val_fit, (logits, labels),
                              class_counts=config.run.train_class_counts)

@@ -140,6 +140,15 @@ def needs_validation(settings) -> bool:
             or settings.prior_adjustment == "fit")
 
 
+def validation_fit(model: torch.nn.Module, val: Any, settings, device: torch.device,
+                   batch_size: int = 128) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    """The validation ``(logits, labels)`` that :func:`calibrate` fits on, with the ``eval`` section's
+    flips; None when the settings fit nothing or there is no validation data."""
+    if not needs_validation(settings) or val is None or not len(val):
+        return None
+    return predict_logits(model, val, device, tta=settings.tta, batch_size=batch_size), np.asarray(val.labels)
+
+
 def _adjust_priors(settings, val, test_logits: np.ndarray, class_counts):
     """Validation and test logits plus ``tau * log(prior)``, and the record of what was added."""
     if class_counts is None or len(class_counts) != test_logits.shape[1]:

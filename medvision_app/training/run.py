@@ -319,6 +319,7 @@ def _evaluate(config: TrainConfig, prepared: PreparedData, model: torch.nn.Modul
         needs_validation,
         predict_logits,
         reestimate_best,
+        validation_fit,
         write_operating_point,
     )
 
@@ -337,13 +338,10 @@ def _evaluate(config: TrainConfig, prepared: PreparedData, model: torch.nn.Modul
         _load_weights(model, run_dir, emit)
         tta = config.eval.tta
         logits = predict_logits(model, dataset, device, tta=tta, batch_size=batch)
-        val = prepared.datasets.get("val")
-        needs_val = needs_validation(config.eval)
-        val_fit = None
-        if needs_val and val is not None and len(val) and split != "val":
-            val_fit = (predict_logits(model, val, device, tta=tta, batch_size=batch), val.labels.numpy())
-        elif needs_val and split == "val":
-            val_fit = (logits, dataset.labels.numpy())
+        if split == "val":
+            val_fit = (logits, dataset.labels.numpy()) if needs_validation(config.eval) else None
+        else:
+            val_fit = validation_fit(model, prepared.datasets.get("val"), config.eval, device, batch)
     labels = dataset.labels.numpy()
     try:
         # runs trained before the counts were recorded read them from the training split
@@ -383,9 +381,9 @@ def evaluate_run(run_dir: Path, split: str = "test", *, emit: Emit = ignore, can
 
 def _evaluation_splits(config: TrainConfig, split: str) -> tuple[str, ...]:
     """``split``, with validation for calibration and training for batch-norm re-estimation."""
-    wanted = {split}
     from medvision_app.training.finish import needs_validation
 
+    wanted = {split}
     if needs_validation(config.eval):
         wanted.add("val")
     if config.train.bn_reestimate or (config.eval.prior_adjustment != "none" and not config.run.train_class_counts):
