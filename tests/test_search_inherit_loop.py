@@ -131,8 +131,23 @@ def test_the_search_ends_after_three_iterations_of_discarded_children(tmp_path):
 
 INHERIT_SCRIPT = """
 import sys
+import time
+from pathlib import Path
 from medvision_app.search import SearchConfig, start_search
 from medvision_app.search.config import CandidateTraining, FinalTraining
+from medvision_app.training import handlers
+
+save = handlers.save_checkpoint
+
+def save_then_hold(state, directory, name="last.pt"):
+    # tiny children train in milliseconds: holding the first iteration's children keeps the
+    # test's kill inside the search on any machine, not after it
+    path = save(state, directory, name)
+    if Path(directory).parent.name.startswith("1-"):
+        time.sleep(120)
+    return path
+
+handlers.save_checkpoint = save_then_hold
 cfg = SearchConfig(method="bbnas", data=sys.argv[1], children_per_iteration=3, max_iterations=2, seed=5,
                    candidate=CandidateTraining(max_epochs=2, patience=2, batch_size=16), final=FinalTraining(epochs=1))
 start_search(cfg, sys.argv[2])

@@ -145,8 +145,23 @@ def test_cancel_raises_and_keeps_finished_work(tmp_path):
 SCRIPT = textwrap.dedent(
     """
     import sys
+    import time
+    from pathlib import Path
     from medvision_app.search import SearchConfig, start_search
     from medvision_app.search.config import CandidateTraining, FinalTraining
+    from medvision_app.training import handlers
+
+    save = handlers.save_checkpoint
+
+    def save_then_hold(state, directory, name="last.pt"):
+        # A tiny candidate's epochs take milliseconds: holding 1-0 after its first checkpoint
+        # puts the test's SIGKILL mid-candidate every time instead of racing a 50 ms poll.
+        path = save(state, directory, name)
+        if name == "last.pt" and Path(directory).parent.name == "1-0":
+            time.sleep(120)
+        return path
+
+    handlers.save_checkpoint = save_then_hold
     # inherit=False: children of two full epochs, so that one is killed mid-candidate with a checkpoint
     # (an inheriting child's one-epoch halving rung leaves its checkpoint for a moment only)
     cfg = SearchConfig(method="bbnas", data=sys.argv[1], children_per_iteration=2, max_iterations=2, seed=5,
