@@ -165,6 +165,11 @@ class GradCamExplainer:
     def __call__(self, image: np.ndarray, target_class: int, metadata: Optional[np.ndarray] = None) -> np.ndarray:
         x = torch.as_tensor(np.asarray(image, dtype=np.float32))[None]
         meta = None if metadata is None else torch.as_tensor(np.asarray(metadata, dtype=np.float32)).reshape(1, -1)
+        members = getattr(self.net, "members", None)
+        if members is not None and self.layer is None:
+            # an ensemble (networks/ensemble.py): each member's map of the class, averaged, as its exported CAM is
+            maps = [grad_cam(m, x, target_class=target_class, method=self.method, metadata=meta)[0] for m in members]
+            return normalise(np.mean(maps, axis=0))
         if self.layer is None:
             self.layer = find_target_layer(self.net, x, meta)
         cam, _ = grad_cam(self.net, x, target_class=target_class, layer=self.layer, method=self.method,

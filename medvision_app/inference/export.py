@@ -65,13 +65,14 @@ class _ProbabilityGraph(nn.Module):
         self.flips = tuple(tuple(d) for d in flips)
 
     def _logits_and_cam(self, image, metadata):
-        # MedVisionNet.forward_with_attention, keeping the feature maps for the CAM.
-        net = self.net
-        x = image.expand(-1, 3, -1, -1) if net.gray_to_rgb else image
-        extra = net.metadata(metadata.to(x.dtype)) if net.metadata is not None else None
-        fmap = net.features(x)  # N x C x h x w
-        logits, _ = net.head(net.neck(fmap), extra)
-        return logits, self.cam(fmap)
+        members = getattr(self.net, "members", None)
+        if members is None:
+            return _member_logits_and_cam(self.net, self.cam, image, metadata)
+        # an ensemble (networks/ensemble.py): its combined logits, the mean of its members' maps
+        outs = [_member_logits_and_cam(m, c, image, metadata) for m, c in zip(members, self.cam, strict=True)]
+        from medvision_app.networks.ensemble import combine_logits
+
+        return combine_logits([z for z, _ in outs]), torch.stack([a for _, a in outs]).mean(0)
 
     def _logits_and_maps(self, image, metadata):
         if self.cam is not None:
@@ -97,6 +98,15 @@ class _ProbabilityGraph(nn.Module):
         return probs
 
 
+def _member_logits_and_cam(net: nn.Module, cam: nn.Module, image, metadata):
+    # MedVisionNet.forward_with_attention, keeping the feature maps for the CAM.
+    x = image.expand(-1, 3, -1, -1) if net.gray_to_rgb else image
+    extra = net.metadata(metadata.to(x.dtype)) if net.metadata is not None else None
+    fmap = net.features(x)  # N x C x h x w
+    logits, _ = net.head(net.neck(fmap), extra)
+    return logits, cam(fmap)
+
+
 def _module_has_attention(net: nn.Module) -> bool:
     flag = getattr(net, "has_attention", False)
     return bool(flag() if callable(flag) else flag)
@@ -108,10 +118,15 @@ def _cam_for(net: nn.Module, with_attention: bool) -> tuple[Optional[nn.Module],
         return None, HEATMAP_ATTENTION, "the Soft-Attention maps (mean of K, or each)"
     from medvision_app.explanation.cam import ClassActivationMaps, cam_support
 
-    reason = cam_support(net)
+    members = getattr(net, "members", None)
+    reason = cam_support(net if members is None else members[0])
     if reason is not None:
         return None, HEATMAP_NONE, (f"no heatmap in the file: {reason}; use Grad-CAM with the training run "
                                     "(medvision predict --gradcam RUN_DIR)")
+    if members is not None:
+        return (nn.ModuleList([ClassActivationMaps(m) for m in members]), HEATMAP_CAM,
+                f"class activation maps: the mean over the {len(members)} ensemble members of their last "
+                "feature maps weighted by their heads' weights")
     return (ClassActivationMaps(net), HEATMAP_CAM,
             "class activation maps: the last feature maps weighted by the head's weights")
 

@@ -243,7 +243,8 @@ def export_run(
         preprocessing=to_dict(config.preprocessing),
         input_mean=list(config.run.input_mean),
         input_std=list(config.run.input_std),
-        architecture=config.model.name + (" + Soft-Attention" if getattr(net, "has_attention", False) else ""),
+        architecture=(f"ensemble of {config.model.ensemble} " if config.model.ensemble > 1 else "") + config.model.name
+        + (" + Soft-Attention" if getattr(net, "has_attention", False) else ""),
         attention=bool(getattr(net, "has_attention", False)),
         metadata_features=encoding.n_features if encoding is not None else 0,
         metadata_encoding=to_dict(encoding) if encoding is not None else {},

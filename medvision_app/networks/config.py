@@ -63,3 +63,6 @@ class ModelConfig:
     # few hundred images leaves the running statistics far from the data's).
     bn_momentum: Optional[float] = option(None, help="Batch-norm momentum of every layer (empty: the "
                                           "backbone's own).", range=(0.0, 1.0))
+    ensemble: int = option(1, help="Independently initialised copies of the network trained side by side, each "
+                           "on its own loss; predictions average their probabilities (1: a single network).",
+                           range=(1, 8), unit="members")

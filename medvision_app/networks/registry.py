@@ -72,12 +72,18 @@ def _validate(config: ModelConfig, num_classes: int, metadata_features: int) -> 
         raise ConfigError(f"model.metadata_hidden: must be at least 1, got {config.metadata_hidden!r}")
     if config.bn_momentum is not None and not 0.0 < config.bn_momentum <= 1.0:
         raise ConfigError(f"model.bn_momentum: must be in (0, 1], got {config.bn_momentum!r}")
+    if not 1 <= config.ensemble <= 8:
+        raise ConfigError(f"model.ensemble: must be between 1 and 8 members, got {config.ensemble!r}")
     if config.input_size < 1:
         raise ConfigError(f"model.input_size: must be positive, got {config.input_size!r}")
 
 
-def build_model(config: ModelConfig, num_classes: int, metadata_features: int = 0) -> MedVisionNet:
+def build_model(config: ModelConfig, num_classes: int, metadata_features: int = 0) -> nn.Module:
     """Build the network ``config.name`` with a new ``num_classes`` output.
+
+    A :class:`~medvision_app.networks.model.MedVisionNet`, or with
+    ``config.ensemble`` > 1 an :class:`~medvision_app.networks.ensemble.EnsembleNet`
+    of that many of them.
 
     The metadata branch is built when ``config.metadata`` is on; it then
     needs ``metadata_features`` > 0. With ``config.metadata`` off,
@@ -93,7 +99,14 @@ def build_model(config: ModelConfig, num_classes: int, metadata_features: int = 
     """
     builder = get_model_builder(config.name)
     _validate(config, num_classes, metadata_features)
-    model = builder(config, int(num_classes), int(metadata_features) if config.metadata else 0)
+    meta = int(metadata_features) if config.metadata else 0
+    if config.ensemble > 1:
+        from medvision_app.networks.ensemble import EnsembleNet
+
+        # built one after the other from one seeded generator: each member draws its own initial weights
+        model = EnsembleNet([builder(config, int(num_classes), meta) for _ in range(config.ensemble)])
+    else:
+        model = builder(config, int(num_classes), meta)
     model.new_layer_lr_factor = float(config.new_layer_lr_factor)
     if config.bn_momentum is not None:
         for module in model.modules():

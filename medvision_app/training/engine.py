@@ -287,6 +287,7 @@ class Trainer:
         model.train()
         batches = self._batches(len(data), self.settings.batch_size, shuffle=True)
         every = self.settings.progress_every
+        members = len(model.members) if hasattr(model, "member_logits") else 1
         total = torch.zeros((), device=self.device)
         seen = 0
         for b, index in enumerate(batches, 1):
@@ -303,7 +304,7 @@ class Trainer:
             else:
                 loss.backward()
                 optimizer.step()
-            total += loss.detach() * len(index)
+            total += loss.detach() * (len(index) / members)
             seen += len(index)
             if b % every == 0 or b == len(batches):
                 mean = float(total) / seen
@@ -316,11 +317,28 @@ class Trainer:
               batch: int) -> torch.Tensor:
         alpha = self.settings.mixup_alpha
         if alpha <= 0:
-            return self.criterion(self._forward(x, meta), y)
+            return self._criterion_on(self._member_outputs(x, meta), lambda z: self.criterion(z, y))
         from medvision_app.training.regularisation import mixed_loss, mixup
 
         mix = mixup(x, y, meta, alpha, seed=self.settings.seed, epoch=epoch, batch=batch)
-        return mixed_loss(self.criterion, self._forward(mix.x, mix.metadata), y, mix)
+        return self._criterion_on(self._member_outputs(mix.x, mix.metadata),
+                                  lambda z: mixed_loss(self.criterion, z, y, mix))
+
+    def _member_outputs(self, x: torch.Tensor, meta: Optional[torch.Tensor]) -> list[torch.Tensor]:
+        # An ensemble trains each member on its own loss (networks/ensemble.py); one network is its own member.
+        member_logits = getattr(self.model, "member_logits", None)
+        if member_logits is None:
+            return [self._forward(x, meta)]
+        return member_logits(x, meta)
+
+    @staticmethod
+    def _criterion_on(outputs: list[torch.Tensor], loss) -> torch.Tensor:
+        # The sum, not the mean: each member gets the gradient it would get trained alone
+        # (the same step size under SGD); _train_epoch reports the per-member mean.
+        total = loss(outputs[0])
+        for z in outputs[1:]:
+            total = total + loss(z)
+        return total
 
     @torch.no_grad()
     def predict(self, data: Any) -> tuple[np.ndarray, np.ndarray, float]:
