@@ -119,3 +119,24 @@ def test_grad_cam_of_an_ensemble_is_the_mean_of_its_members_maps():
     assert got.shape == (28, 28)
     assert np.allclose(got, normalise(np.mean(maps, axis=0)))
     assert not np.allclose(maps[0], maps[1])  # two different networks: the mean is not either one
+
+
+def test_a_search_retrains_its_answer_as_an_ensemble(tmp_path):
+    from jobs_support import tiny_npz
+
+    from medvision_app.search import SearchConfig, start_search
+    from medvision_app.search.config import CandidateTraining, FinalTraining
+
+    with pytest.raises(ValueError, match="final.ensemble > 1 needs final.init = 'scratch'"):
+        SearchConfig(final=FinalTraining(ensemble=2, init="search"))
+    cfg = SearchConfig(method="bbnas", data=str(tiny_npz(tmp_path / "tiny.npz")), children_per_iteration=1,
+                       max_iterations=1, seed=5, inherit=False, device="cpu",
+                       candidate=CandidateTraining(max_epochs=1, patience=1, batch_size=16),
+                       final=FinalTraining(epochs=1, batch_size=16, ensemble=2))
+    summary = start_search(cfg, tmp_path / "search")
+    final = tmp_path / "search" / "final"
+    config = json.loads((final / "config.json").read_text())
+    assert config["model"]["ensemble"] == 2 and config["description"].startswith("ensemble of 2 x bbnas")
+    weights = torch.load(final / "checkpoints" / "best.pt", weights_only=True)["model"]
+    assert any(k.startswith("members.1.") for k in weights)
+    assert summary["final"]["accuracy"] is not None

@@ -62,6 +62,9 @@ class FinalTraining:
                              "weights/ when children inherit).")
     schedule: Schedule = option("constant", help="Learning rate of the BbNAS retraining: constant, or cosine "
                                 "decay to lr / 100 over the epochs (ENAS's retraining is always cosine).")
+    ensemble: int = option(1, help="Retrain that many copies of the answer, each from its own new weights, and "
+                           "average their probabilities (model.ensemble of a training run); needs init = scratch.",
+                           range=(1, 8), unit="networks")
     # The retrained network is what a user exports: it is evaluated as a
     # training run's model is, so a search's answer and a recipe's compare.
     eval: EvalSettings = option(help="Test-time flips, temperature and operating threshold of the retrained "
@@ -151,6 +154,10 @@ class SearchConfig:
             raise ValueError(f"method {self.method!r} is not one of {', '.join(METHODS)}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction={self.val_fraction} must be between 0 and 1")
+        if self.final.ensemble > 1 and self.final.init == "search":
+            # copies of one set of trained weights would stay one network
+            raise ValueError("final.ensemble > 1 needs final.init = 'scratch': members from the search's weights "
+                             "would all start as the same network")
 
     @property
     def block(self) -> str:

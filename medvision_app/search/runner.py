@@ -117,30 +117,35 @@ def _final(cfg, out, data, state, emit, cancel) -> dict:
         for shape in e.final_shapes:
             if shape not in SHAPES:
                 raise SearchStateError(f"unknown final shape {shape!r}; expected one of {', '.join(SHAPES)}")
-            model = final_model_config(data, name="enas", architecture=SearchedArchitecture(
+            model = final_model_config(data, name="enas", ensemble=f.ensemble, architecture=SearchedArchitecture(
                 text=str(arc), layout=list(SHAPES[shape]), channels=e.final_channels, nodes=e.nodes))
             report = retrain_and_evaluate(
                 model, data, cfg.data, out / f"final-{shape}", optimizer="sgdm", lr=e.child_lr_max,
                 weight_decay=e.child_weight_decay, epochs=e.final_epochs, patience=e.final_epochs,
                 batch_size=e.batch_size, seed=cfg.seed, device=cfg.device, cosine=True, eval_settings=f.eval,
                 emit=emit, cancel=cancel,
-                description=f"{shape} from the ENAS search in {out}, retrained with Nesterov SGD and a cosine "
-                            f"schedule {e.child_lr_max} to {e.child_lr_max * 0.01}",
+                description=f"{_members(f.ensemble)}{shape} from the ENAS search in {out}, retrained with Nesterov "
+                            f"SGD and a cosine schedule {e.child_lr_max} to {e.child_lr_max * 0.01}",
             )
             runs.append(_brief(shape, out / f"final-{shape}", report))
     else:
-        model = final_model_config(data, name="genotype", architecture=SearchedArchitecture(text=rec["genotype"]))
+        model = final_model_config(data, name="genotype", ensemble=f.ensemble,
+                                   architecture=SearchedArchitecture(text=rec["genotype"]))
         initial = _search_weights(out, state["result_id"]) if f.init == "search" else None
         report = retrain_and_evaluate(
             model, data, cfg.data, out / "final", lr=f.lr, weight_decay=f.weight_decay, epochs=f.epochs,
             patience=f.patience, batch_size=f.batch_size, seed=cfg.seed, device=cfg.device,
             cosine=f.schedule == "cosine", eval_settings=f.eval, initial_weights=initial, emit=emit, cancel=cancel,
-            description=f"{cfg.method} search result {rec['genotype']} from {out}, "
+            description=f"{_members(f.ensemble)}{cfg.method} search result {rec['genotype']} from {out}, "
                         + ("fine-tuned from the search's weights" if initial is not None else "retrained")
                         + " with Adam" + (" and a cosine schedule" if f.schedule == "cosine" else ""),
         )
         runs.append(_brief("genotype", out / "final", report))
     return {"runs": runs, "accuracy": runs[0]["accuracy"], "auc": runs[0]["auc"], "run_dir": runs[0]["run_dir"]}
+
+
+def _members(ensemble: int) -> str:
+    return f"ensemble of {ensemble} x " if ensemble > 1 else ""
 
 
 def _search_weights(out: Path, candidate_id: str) -> dict:
