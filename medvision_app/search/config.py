@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Literal, Optional, get_args
 
 from medvision_app.evaluation.settings import EvalSettings
 from medvision_app.utils.config_schema import option
@@ -62,6 +62,9 @@ class FinalTraining:
                              "weights/ when children inherit).")
     schedule: Schedule = option("constant", help="Learning rate of the BbNAS retraining: constant, or cosine "
                                 "decay to lr / 100 over the epochs (ENAS's retraining is always cosine).")
+    train_limit: Optional[int] = option(None, help="Training images of the retraining: empty, the search's "
+                                        "train_limit; 0, the whole training split (the search's validation and "
+                                        "test images stay).", range=(0, None), unit="images")
     ensemble: int = option(1, help="Retrain that many copies of the answer, each from its own new weights, and "
                            "average their probabilities (model.ensemble of a training run); needs init = scratch.",
                            range=(1, 8), unit="networks")

@@ -107,10 +107,22 @@ def _continue(cfg, out, data, state, emit, cancel, executor) -> dict:
     return summary
 
 
+def _final_data(cfg: SearchConfig, data):
+    """The search's data with the training images of ``final.train_limit`` (the same validation and test)."""
+    limit = cfg.final.train_limit
+    if limit is None or limit == cfg.train_limit:
+        return data
+    # The validation images are carved from the training split before any subsample, so the
+    # larger training set stays disjoint from the search's validation set.
+    full = load_search_data(cfg.data, seed=cfg.seed, train_limit=limit, val_limit=0, val_fraction=cfg.val_fraction)
+    return dataclasses.replace(data, x_train=full.x_train, y_train=full.y_train)
+
+
 def _final(cfg, out, data, state, emit, cancel) -> dict:
     rec = state["candidates"][state["result_id"]]
     runs = []
     f = cfg.final
+    data = _final_data(cfg, data)
     if cfg.method == "enas":
         arc = Arc.from_json(rec["arc"])
         e = cfg.enas
