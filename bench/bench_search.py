@@ -11,8 +11,10 @@ seconds each, default 3600) and SE-BbNAS and ENAS on BreastMNIST
 (``MEDVISION_BENCH_SEARCH_BREAST_BUDGET``, default 1800), each from its
 example config, then the resume measurement. ``MEDVISION_BENCH_SEARCH_ONLY``
 (comma-separated names: ``bbnas-mnist``, ``se-bbnas-mnist``,
-``se-bbnas-breast``, ``enas-breast``, ``enas-breast-long``, ``resume``,
-``inheritance``, ``executors``) picks a subset, and ``MEDVISION_BENCH_SEARCH_THREADS`` caps
+``se-bbnas-breast``, ``enas-breast``, ``resume``, ``inheritance``,
+``executors``, and on request only ``enas-breast-long``,
+``enas-breast-ensemble``, ``enas-breast-unweighted-ensemble``,
+``se-bbnas-breast-ensemble``) picks a subset, and ``MEDVISION_BENCH_SEARCH_THREADS`` caps
 PyTorch's CPU threads, so that two searches can share the two cores.
 
 ``inheritance`` runs the same BbNAS search on an MNIST subset twice, children
@@ -72,7 +74,18 @@ FULL = {
     # left the supernet at the majority class; this lets the budget decide.
     "enas-breast-long": ("search_enas_breastmnist", {"enas.epochs": 60, "enas.final_shapes": ["enas-7"],
                                                      "enas.final_epochs": 15}),
+    # The answer retrained as three networks whose probabilities are averaged (final.ensemble):
+    # the same search, three times the 15-epoch retraining.
+    "enas-breast-ensemble": ("search_enas_breastmnist", {"enas.final_shapes": ["enas-7"], "enas.final_epochs": 15,
+                                                         "final.ensemble": 3}),
+    # The ENAS authors' unweighted loss and reward (the example config weighs both by class).
+    "enas-breast-unweighted-ensemble": ("search_enas_breastmnist", {
+        "enas.balanced_loss": False, "enas.balanced_reward": False, "enas.final_shapes": ["enas-7"],
+        "enas.final_epochs": 15, "final.ensemble": 3}),
+    "se-bbnas-breast-ensemble": ("search_se_bbnas_breastmnist", {"final.init": "scratch", "final.ensemble": 3,
+                                                                 "final.epochs": 30, "final.patience": 6}),
 }
+OPT_IN = {"enas-breast-long", "enas-breast-ensemble", "enas-breast-unweighted-ensemble", "se-bbnas-breast-ensemble"}
 
 
 def _config(name: str, overrides: dict, budget: float):
@@ -260,7 +273,7 @@ def run() -> dict:
         mnist_budget = float(os.environ.get("MEDVISION_BENCH_SEARCH_MNIST_BUDGET", 3600))
         breast_budget = float(os.environ.get("MEDVISION_BENCH_SEARCH_BREAST_BUDGET", 1800))
         plan = {k: (name, ov, mnist_budget if "mnist" in k else breast_budget) for k, (name, ov) in FULL.items()
-                if k in only or k != "enas-breast-long"}
+                if k in only or k not in OPT_IN}
         resume_limit = 3000
     else:
         budget = float(os.environ.get("MEDVISION_BENCH_SEARCH_SMOKE_BUDGET", 120))
