@@ -31,7 +31,7 @@ from medvision_app.search.enas_controller import Controller, Reinforce
 from medvision_app.search.events import CandidateFinished, EnasEpochFinished
 from medvision_app.search.search_state import SearchState
 from medvision_app.search.state import BudgetToken, save_state
-from medvision_app.training.engine import cpu_threads, resolve_device
+from medvision_app.training.engine import cpu_threads, flush_denormals, resolve_device
 from medvision_app.utils.atomic import atomic_path
 
 WEIGHTS = "enas.pt"
@@ -70,6 +70,12 @@ def _count(model: nn.Module) -> int:
 def run_enas(cfg: SearchConfig, folder: Path, data: SearchData, state: dict, *, emit: Emit = ignore,
              cancel: Optional[CancelToken] = None) -> dict:
     """Run or continue the ENAS search in ``folder``; returns the state with ``result`` (the best arc)."""
+    with flush_denormals():  # the shared weights train in this loop, not in the engine
+        return _run_enas(cfg, folder, data, state, emit=emit, cancel=cancel)
+
+
+def _run_enas(cfg: SearchConfig, folder: Path, data: SearchData, state: dict, *, emit: Emit,
+              cancel: Optional[CancelToken]) -> dict:
     e = cfg.enas
     folder = Path(folder)
     device = resolve_device(cfg.device)

@@ -65,6 +65,31 @@ def cpu_threads(count: Optional[int]):
         torch.set_num_threads(previous)
 
 
+_flush_depth = 0
+
+
+@contextlib.contextmanager
+def flush_denormals():
+    """Treat subnormal floats as zero on the CPU inside the block.
+
+    Weights that weight decay drives toward zero, and the gradients through
+    them, fall into the subnormal range, where x86 arithmetic is tens of times
+    slower: retraining a BbNAS answer on MNIST went from 163 s to 636 s per
+    epoch, and one step of that checkpoint took 4.3 s against 0.25 s flushed.
+    Values below 1.2e-38 carry nothing a network uses. Nested blocks share one
+    setting; the last one out restores the default.
+    """
+    global _flush_depth
+    supported = torch.set_flush_denormal(True)
+    _flush_depth += 1
+    try:
+        yield supported
+    finally:
+        _flush_depth -= 1
+        if _flush_depth == 0:
+            torch.set_flush_denormal(False)
+
+
 def monitor_mode(monitor: str) -> str:
     return "min" if monitor.endswith("loss") else "max"
 
@@ -382,6 +407,10 @@ class Trainer:
         Raises :class:`TrainingError` (after a ``RunFailed`` event) for a
         non-finite loss; checkpoints written before stay as they were.
         """
+        with flush_denormals():
+            return self._run()
+
+    def _run(self) -> TrainResult:
         settings = self.settings
         if not self._resumed:
             seed_everything(settings.seed)
