@@ -237,9 +237,16 @@ def _merge(name: str, figures: dict) -> None:
         record["machine"] = machine()
     result = record.setdefault("result", {})
     result["anchors"] = ANCHORS
-    result.setdefault("runs", {})[name] = figures
+    runs = result.setdefault("runs", {})
+    previous = runs.get(name)
+    if "failed" in figures and isinstance(previous, dict) and "failed" not in previous:
+        # a failed attempt is recorded beside the figures it did not replace
+        figures = {**previous, "last_attempt_failed": figures["failed"]}
+    runs[name] = figures
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(record, indent=2) + "\n")
+    from medvision_app.utils.atomic import atomic_write_text
+
+    atomic_write_text(RESULTS, json.dumps(record, indent=2) + "\n")
 
 
 def _root() -> Path:
