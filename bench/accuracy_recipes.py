@@ -132,7 +132,9 @@ def run_recipe(name: str, root: Path, budget_s: float | None = None, overrides: 
     train_s = time.perf_counter() - started
     report = (evaluate_run(run_dir, "test") if result.reason == "cancelled"
               else json.loads((run_dir / "eval.json").read_text()))
-    exported = export_run(run_dir, name=name.removeprefix("recipe_"))
+    # Not the shipped model's own name: a file that calls itself a shipped model but is not that
+    # file is refused as an impersonation (bench.ship_model exports under the real name).
+    exported = export_run(run_dir, name=f"{name.removeprefix('recipe_')}-candidate")
     recheck = reevaluate(exported.path, config.data)
     cal = report.get("calibration") or {}
     op = report.get("operating_threshold") or {}
