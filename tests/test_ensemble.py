@@ -141,18 +141,3 @@ def test_a_search_retrains_its_answer_as_an_ensemble(tmp_path):
     assert any(k.startswith("members.1.") for k in weights)
     assert summary["final"]["accuracy"] is not None
 
-
-def test_the_final_retraining_can_use_more_training_images_than_the_search(tmp_path):
-    from jobs_support import tiny_npz
-
-    from medvision_app.search import SearchConfig, start_search
-    from medvision_app.search.config import CandidateTraining, FinalTraining
-
-    cfg = SearchConfig(method="bbnas", data=str(tiny_npz(tmp_path / "tiny.npz")), children_per_iteration=1,
-                       max_iterations=1, seed=5, inherit=False, device="cpu", train_limit=12,
-                       candidate=CandidateTraining(max_epochs=1, patience=1, batch_size=16),
-                       final=FinalTraining(epochs=1, batch_size=16, train_limit=0))
-    start_search(cfg, tmp_path / "search")
-    run = json.loads((tmp_path / "search" / "final" / "config.json").read_text())["run"]
-    # the search trained on 12 of the 32 training images, its answer on all 32; validation unchanged (16)
-    assert run["train_samples"] == 32 and run["val_samples"] == 16
