@@ -68,6 +68,8 @@ class FinalTraining:
     ensemble: int = option(1, help="Retrain that many copies of the answer, each from its own new weights, and "
                            "average their probabilities (model.ensemble of a training run); needs init = scratch.",
                            range=(1, 8), unit="networks")
+    ema_decay: float = option(0.0, help="Average the retraining's weights over its steps with this decay and keep "
+                              "the average (train.ema_decay of a training run; 0: off).", range=(0.0, 0.99999))
     # The retrained network is what a user exports: it is evaluated as a
     # training run's model is, so a search's answer and a recipe's compare.
     eval: EvalSettings = option(help="Test-time flips, temperature and operating threshold of the retrained "

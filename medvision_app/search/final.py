@@ -71,6 +71,7 @@ def retrain_and_evaluate(
     device: str = "auto",
     cosine: bool = False,
     eval_settings: Optional[EvalSettings] = None,
+    ema_decay: float = 0.0,
     initial_weights: Optional[dict] = None,
     description: str = "",
     emit: Emit = ignore,
@@ -84,6 +85,8 @@ def retrain_and_evaluate(
     ``eval_settings`` (test-time flips, temperature, operating threshold) are
     applied as a training run applies its ``eval`` section, and saved in the
     run's config, so the export and ``medvision evaluate`` repeat them.
+    ``ema_decay``: the retraining keeps the moving average of its weights
+    (``train.ema_decay``) instead of the last step's.
     ``initial_weights``: the state dict the search trained for a genotype
     answer, to start from instead of new weights.
     Raises :class:`Cancelled` when ``cancel`` fires; the run folder resumes.
@@ -97,6 +100,7 @@ def retrain_and_evaluate(
     data_path = str(Path(data_path).resolve())
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                              weight_decay=weight_decay, seed=seed, device=device, deterministic=False,
+                             ema_decay=ema_decay,
                              early_stopping=EarlyStoppingConfig(patience=max(1, patience)))
     eval_settings = eval_settings or EvalSettings()
     config = TrainConfig(

@@ -189,8 +189,19 @@ class Trainer:
         self._listeners: dict[type, list[Callable[[Event], None]]] = defaultdict(list)
         self._stateful: dict[str, Any] = {}
         self._resumed = False
+        self._start_average()
         if default_handlers:
             self._attach_defaults()
+
+    def _start_average(self) -> None:
+        """The weight average of ``train.ema_decay``, started from the model's current weights."""
+        self.ema = None
+        self._stateful.pop("ema", None)
+        if self.settings.ema_decay > 0:
+            from medvision_app.training.averaging import WeightAverage
+
+            self.ema = WeightAverage(self.model, self.settings.ema_decay)
+            self.register_state("ema", self.ema)
 
     def _attach_defaults(self) -> None:
         # handlers imports this module, hence the late import
@@ -270,9 +281,15 @@ class Trainer:
         self.history = list(state["history"])
         self.best_epoch = state.get("best_epoch")
         self.best_value = state.get("best_value")
+        handlers = state.get("handlers", {})
+        if self.ema is not None and "ema" not in handlers:
+            self._start_average()  # a checkpoint from a run without the average: start it from these weights
         for name, obj in self._stateful.items():
-            if name in state.get("handlers", {}):
-                obj.load_state_dict(state["handlers"][name])
+            if name in handlers:
+                try:
+                    obj.load_state_dict(handlers[name])
+                except ValueError as exc:
+                    raise TrainingError(f"checkpoint does not fit this run: {exc}") from None
         restore_rng(state["rng"], self.loader_generator)
         self._resumed = True
 
@@ -309,6 +326,8 @@ class Trainer:
 
     def _train_epoch(self, epoch: int) -> float:
         model, optimizer, data = self.model, self.optimizer, self.train_data
+        if self.ema is not None and self.ema.swapped:
+            self.ema.swap(model)  # the raw weights train; the average was in place for the last epoch's handlers
         model.train()
         batches = self._batches(len(data), self.settings.batch_size, shuffle=True)
         every = self.settings.progress_every
@@ -329,6 +348,8 @@ class Trainer:
             else:
                 loss.backward()
                 optimizer.step()
+            if self.ema is not None:
+                self.ema.update(model)
             total += loss.detach() * (len(index) / members)
             seen += len(index)
             if b % every == 0 or b == len(batches):
@@ -439,6 +460,9 @@ class Trainer:
                 began = time.perf_counter()
                 train_loss = self._train_epoch(epoch)
                 train_seconds = time.perf_counter() - began
+                if self.ema is not None:
+                    # Validation, the best epoch's copy and the checkpoint's ``model`` are the average's.
+                    self.ema.swap(self.model)
                 self.epoch = epoch
                 metrics = {"epoch": epoch, "train_loss": train_loss, **self._validate()}
                 metrics["lr"] = self.optimizer.param_groups[0]["lr"]

@@ -67,6 +67,9 @@ class TrainSettings:
     ``cpu_threads``: intra-op threads on the CPU during the run (None keeps
     PyTorch's default, one per core); on a busy shared machine fewer threads
     can be many times faster because they do not wait on each other.
+    ``ema_decay``: an exponential moving average of the weights
+    (:mod:`~medvision_app.training.averaging`) replaces them for validation,
+    the best epoch, the checkpoints' ``model`` and the export.
     Ranges and choices are declared on the fields (``config_schema``) and
     checked by ``config_io.from_dict``; ``__post_init__`` keeps the strict
     bounds an inclusive range cannot say.
@@ -105,6 +108,8 @@ class TrainSettings:
                                     range=(0.0, 0.5))
     mixup_alpha: float = option(0.0, help="Mixup: images and targets blended with Beta(alpha, alpha) weights "
                                 "(0: off; 0.2-0.4 usual).", range=(0.0, 10.0))
+    ema_decay: float = option(0.0, help="Average the weights over the steps with this decay (0: off; 0.99-0.999 "
+                              "usual); the average is validated, kept and exported.", range=(0.0, 0.99999))
     bn_reestimate: bool = option(False, help="After training, recompute the batch-norm statistics of the best "
                                  "weights on the training images (no augmentation) before evaluation and export.")
 
