@@ -5,7 +5,8 @@
 
 The search phase does not read ``final.*``, so its answer is the one a search
 with these settings would have returned; only the retraining is repeated,
-into ``SEARCH_DIR/refinal/``. The figures are merged into
+into ``SEARCH_DIR/refinal/SETTINGS/`` (one folder per set of overrides, so a
+stopped retraining resumes there and other settings never meet its checkpoint). The figures are merged into
 ``bench/results/search-TAG.json`` under ``retrained``, beside the search's own.
 """
 
@@ -33,9 +34,16 @@ def refinal(folder: Path, overrides: list[str]) -> dict:
         raise SystemExit(f"only final.* settings can change without searching again, not {bad}")
     cfg = from_dict(SearchConfig, apply_overrides(state["config"], overrides))
     started = time.perf_counter()
-    final = _final(cfg, folder / "refinal", _load(cfg), state, lambda _e: None, None)
+    final = _final(cfg, folder / "refinal" / _slug(overrides), _load(cfg), state, lambda _e: None, None)
     return {"overrides": overrides, "wall_s": round(time.perf_counter() - started, 1),
             "train_limit": cfg.final.train_limit, "runs": final["runs"]}
+
+
+def _slug(overrides: list[str]) -> str:
+    """A folder name for a set of overrides: ``final.epochs=4 final.schedule=cosine`` -> ``epochs-4+schedule-cosine``."""
+    parts = sorted(o.removeprefix("final.").replace("=", "-").replace('"', "").replace("'", "") for o in overrides)
+    slug = "+".join("".join(c if c.isalnum() or c in "-._" else "_" for c in p) for p in parts)
+    return slug or "same"
 
 
 def main(argv=None) -> int:

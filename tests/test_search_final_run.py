@@ -161,3 +161,31 @@ def test_the_final_retraining_can_use_more_training_images_than_the_search(tmp_p
     run = json.loads((tmp_path / "search" / "final" / "config.json").read_text())["run"]
     # the search trained on 12 of the 32 training images, its answer on all 32; validation unchanged (16)
     assert run["train_samples"] == 32 and run["val_samples"] == 16
+
+
+def test_a_retraining_folder_resumes_the_same_settings_and_refuses_other_ones(tmp_path):
+    from jobs_support import tiny_npz
+
+    from medvision_app.search.data import load_search_data
+    from medvision_app.search.final import retrain_and_evaluate
+    from medvision_app.search.state import SearchStateError
+
+    path = tiny_npz(tmp_path / "tiny.npz")
+    data = load_search_data(str(path), seed=0)
+    model = ModelConfig(name="genotype", in_channels=1, input_size=data.x_train.shape[-1],
+                        architecture=SearchedArchitecture(text="C(4,3) P(2,2) F() FC(8)"))
+    folder = tmp_path / "final"
+
+    def retrain(**kw):
+        opts = dict(epochs=2, patience=2, batch_size=16, device="cpu", seed=0)
+        opts.update(kw)
+        return retrain_and_evaluate(model, data, str(path), folder, **opts)
+
+    first = retrain()
+    lines = (folder / "metrics.jsonl").read_text().splitlines()
+    again = retrain()  # the same settings: the finished run is picked up, not trained again
+    assert (folder / "metrics.jsonl").read_text().splitlines() == lines and again["accuracy"] == first["accuracy"]
+    config = (folder / "config.json").read_text()
+    with pytest.raises(SearchStateError, match=r"other train settings.*another folder"):
+        retrain(lr=0.01)
+    assert (folder / "config.json").read_text() == config  # the finished run's record is left as it was

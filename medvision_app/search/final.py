@@ -30,7 +30,8 @@ from medvision_app.networks import ModelConfig, build_model
 from medvision_app.networks.searched import load_search_weights
 from medvision_app.search.data import SearchData
 from medvision_app.search.events import CandidateEpoch
-from medvision_app.training.checkpoints import LAST, CheckpointError
+from medvision_app.search.state import SearchStateError
+from medvision_app.training.checkpoints import LAST, CheckpointError, read_checkpoint
 from medvision_app.training.config import RunFacts, TrainConfig
 from medvision_app.training.engine import Trainer
 from medvision_app.training.events import EpochFinished
@@ -120,6 +121,8 @@ def retrain_and_evaluate(
         check_eval_settings(config, list(data.class_names))
     except ValueError as exc:
         raise ValueError(f"search final.eval: {exc}") from None
+    last = run_dir / "checkpoints" / LAST
+    resumed = _resumable(last, to_dict(config))
     save_config(config, run_dir / "config.json")
 
     def relay(event) -> None:
@@ -139,12 +142,8 @@ def retrain_and_evaluate(
     # BestWeights before Checkpointer: an epoch's checkpoint holds that epoch's best weights.
     trainer.attach(MetricsLogger(run_dir / "metrics.jsonl"), EarlyStopping("val_loss", max(1, patience)),
                    BestWeights(), Checkpointer(run_dir / "checkpoints"))
-    last = run_dir / "checkpoints" / LAST
-    if last.is_file():
-        try:
-            trainer.resume(last)
-        except CheckpointError:
-            pass  # damaged: the retraining starts again from epoch 1
+    if resumed is not None:
+        trainer.load_state_dict(resumed)
     result = trainer.run()
     if result.reason == "cancelled":
         raise Cancelled()
@@ -168,3 +167,29 @@ def retrain_and_evaluate(
     write_predictions(run_dir / "predictions.csv", ids, data.y_test, probs, data.class_names)
     write_operating_point(run_dir, extra, list(data.class_names))
     return report
+
+
+# What a retraining's checkpoint must share with the settings it is resumed under.
+_SAME_ON_RESUME = ("model", "train", "eval")
+
+
+def _resumable(last: Path, config: dict) -> Optional[dict]:
+    """The checkpoint of a retraining to continue; None for none or a damaged one (start again).
+
+    Raises :class:`SearchStateError` when it holds a retraining with other
+    settings: continuing it would mix two runs, and starting over would
+    overwrite one the user may want.
+    """
+    if not last.is_file():
+        return None
+    try:
+        state = read_checkpoint(last)
+    except CheckpointError:
+        return None  # damaged: the retraining starts again from epoch 1
+    saved = state.get("config") or {}
+    changed = [k for k in _SAME_ON_RESUME if saved.get(k) != config.get(k)]
+    if changed:
+        run_dir = last.parent.parent
+        raise SearchStateError(f"{run_dir} holds a retraining with other {' and '.join(changed)} settings; "
+                               "remove the folder to retrain there, or retrain into another folder")
+    return state
