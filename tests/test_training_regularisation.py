@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from training_support import BNNet, full_and_resumed
+from training_support import small_data as _data
 
-from medvision_app.data import InMemoryDataset
 from medvision_app.training import EarlyStoppingConfig, Trainer, TrainSettings
 from medvision_app.training.bn_stats import reestimate_batch_norm
 from medvision_app.training.finish import predict_logits
@@ -18,27 +19,6 @@ from medvision_app.training.regularisation import mixed_loss, mixup
 from medvision_app.utils.config_io import ConfigError, from_dict
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-class BNNet(nn.Module):
-    def __init__(self, classes: int = 2) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(1, 4, 3, padding=1)
-        self.bn = nn.BatchNorm2d(4, momentum=0.01)
-        self.drop = nn.Dropout(0.5)
-        self.fc = nn.Linear(4, classes)
-
-    def forward(self, x):
-        h = torch.relu(self.bn(self.conv(x))).mean((2, 3))
-        return self.fc(self.drop(h))
-
-
-def _data(n: int = 48, seed: int = 0, augment=None) -> InMemoryDataset:
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, (n, 12, 12), dtype=np.uint8)
-    labels = np.arange(n) % 2
-    images[labels == 1, :, :6] = 255  # a learnable left-half brightness
-    return InMemoryDataset(images, labels, augment=augment)
 
 
 def test_label_smoothing_spreads_the_target():
@@ -176,9 +156,6 @@ def test_best_checkpoint_gets_reestimated_statistics_once(tmp_path):
 
 
 def test_cosine_and_mixup_run_resumes_to_identical_weights(tmp_path):
-    from medvision_app.events import CancelToken
-    from medvision_app.training import CheckpointSaved
-
     opts = dict(epochs=4, batch_size=16, lr=0.01, device="cpu", cpu_threads=1, schedule="cosine",
                 mixup_alpha=0.4, label_smoothing=0.1, early_stopping=EarlyStoppingConfig(enabled=False))
 
@@ -186,18 +163,7 @@ def test_cosine_and_mixup_run_resumes_to_identical_weights(tmp_path):
         torch.manual_seed(seed)
         return Trainer(BNNet(), _data(), _data(16, 1), TrainSettings(**opts), run_dir=str(folder), **kw)
 
-    full = trainer(tmp_path / "full")
-    full.run()
-    cancel = CancelToken()
-
-    def stop_after_two(event):
-        if isinstance(event, CheckpointSaved) and event.epoch == 2:
-            cancel.cancel()
-
-    assert trainer(tmp_path / "cut", emit=stop_after_two, cancel=cancel).run().reason == "cancelled"
-    # a fresh process: other initial weights and random state before the resume
-    resumed = trainer(tmp_path / "cut", seed=99).resume(tmp_path / "cut" / "checkpoints" / "last.pt")
-    resumed.run()
+    full, resumed = full_and_resumed(trainer, tmp_path)
     a, b = full.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [h["lr"] for h in full.history] == [h["lr"] for h in resumed.history]

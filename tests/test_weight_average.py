@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
+from training_support import BNNet, full_and_resumed
+from training_support import small_data as _data
 
-from medvision_app.data import InMemoryDataset
-from medvision_app.events import CancelToken
-from medvision_app.training import CheckpointSaved, EarlyStoppingConfig, Trainer, TrainSettings
+from medvision_app.training import EarlyStoppingConfig, Trainer, TrainSettings
 from medvision_app.training.averaging import WeightAverage
 from medvision_app.utils.config_io import ConfigError, from_dict
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-class BNNet(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(1, 4, 3, padding=1)
-        self.bn = nn.BatchNorm2d(4)
-        self.fc = nn.Linear(4, 2)
-
-    def forward(self, x):
-        return self.fc(torch.relu(self.bn(self.conv(x))).mean((2, 3)))
-
-
-def _data(n: int = 48, seed: int = 0) -> InMemoryDataset:
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, (n, 12, 12), dtype=np.uint8)
-    labels = np.arange(n) % 2
-    images[labels == 1, :, :6] = 255
-    return InMemoryDataset(images, labels)
 
 
 def _settings(**kw) -> TrainSettings:
@@ -53,16 +33,16 @@ def test_average_follows_the_formula_and_swapping_twice_is_the_identity():
     avg = WeightAverage(net, 0.9)
     with torch.no_grad():
         net.fc.weight.add_(1.0)
-    avg.update(net)  # step 1: decay min(0.9, 2 / 11)
+    avg.update()  # step 1: decay min(0.9, 2 / 11)
     d = 2 / 11
     expected = d * start["fc.weight"] + (1 - d) * (start["fc.weight"] + 1.0)
     moved = _flat(net)
-    avg.swap(net)
+    avg.swap()
     assert avg.swapped and torch.allclose(net.fc.weight, expected, atol=1e-6)
     assert torch.equal(net.bn.num_batches_tracked, moved["bn.num_batches_tracked"])  # integers are not averaged
     with pytest.raises(RuntimeError):
-        avg.update(net)
-    avg.swap(net)
+        avg.update()
+    avg.swap()
     assert not avg.swapped and all(torch.equal(v, moved[k]) for k, v in net.state_dict().items())
 
 
@@ -79,9 +59,9 @@ def test_tied_weights_are_averaged_and_swapped_once():
     with torch.no_grad():
         net.a.weight.add_(2.0)
     before = net.a.weight.detach().clone()
-    avg.swap(net)
+    avg.swap()
     assert not torch.equal(net.a.weight, before)  # a double swap would have put the same values back
-    avg.swap(net)
+    avg.swap()
     assert torch.equal(net.a.weight, before)
 
 
@@ -113,17 +93,7 @@ def test_a_run_with_the_average_resumes_to_identical_weights(tmp_path):
         return Trainer(BNNet(), _data(), _data(16, 1), _settings(epochs=4, ema_decay=0.95, schedule="cosine"),
                        run_dir=str(folder), **kw)
 
-    full = trainer(tmp_path / "full")
-    full.run()
-    cancel = CancelToken()
-
-    def stop_after_two(event):
-        if isinstance(event, CheckpointSaved) and event.epoch == 2:
-            cancel.cancel()
-
-    assert trainer(tmp_path / "cut", emit=stop_after_two, cancel=cancel).run().reason == "cancelled"
-    resumed = trainer(tmp_path / "cut", seed=99).resume(tmp_path / "cut" / "checkpoints" / "last.pt")
-    resumed.run()
+    full, resumed = full_and_resumed(trainer, tmp_path)
     a, b = full.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [h["val_loss"] for h in full.history] == [h["val_loss"] for h in resumed.history]
@@ -135,7 +105,7 @@ def test_a_checkpoint_without_the_average_starts_it_from_its_weights(tmp_path):
     torch.manual_seed(5)
     later = Trainer(BNNet(), _data(), _data(16, 1), _settings(epochs=2, ema_decay=0.9), run_dir=str(tmp_path))
     later.resume(tmp_path / "checkpoints" / "last.pt")
-    later.ema.swap(later.model)
+    later.ema.swap()
     from medvision_app.training.checkpoints import read_checkpoint
 
     saved = read_checkpoint(tmp_path / "checkpoints" / "last.pt")["model"]

@@ -4,9 +4,10 @@ Averaging the weights of the last few hundred steps tends to land in a
 flatter part of the loss than any single step does (Polyak averaging, timm's
 ModelEma): steadier validation curves, from which the best epoch is picked.
 On this project's recipes it calibrated better but did not rank the test
-images better (docs/recipes.md), so it is off by default. The average is what the run validates, keeps
-as its best epoch, checkpoints as ``model`` and exports; the raw weights the
-optimiser steps on are kept here and put back before the next epoch trains.
+images better (docs/recipes.md), so it is off by default. The average is
+what the run validates, keeps as its best epoch, checkpoints as ``model``
+and exports; the raw weights the optimiser steps on are kept here and put
+back before the next epoch trains.
 
 Swapping copies values in place, so the optimiser's references to the
 parameters stay valid; integer buffers (batch-norm's step count) are not
@@ -28,6 +29,9 @@ class WeightAverage:
     steps use ``(1 + t) / (10 + t)`` when that is smaller, so the average is
     not anchored to the random start. ``swapped`` is True while the model
     holds the average and this object holds the raw weights.
+    It is bound to the model's tensors as they are when it is made (every
+    step reads them without walking the module again): make it after the
+    model is on its device and in its memory format.
     """
 
     def __init__(self, model: nn.Module, decay: float) -> None:
@@ -36,7 +40,8 @@ class WeightAverage:
         self.decay = float(decay)
         self.steps = 0
         self.swapped = False
-        self._shadow = [t.detach().clone() for t in self._tensors(model)]
+        self._live = [t.detach() for t in self._tensors(model)]  # views of the model's own storage
+        self._shadow = [t.clone() for t in self._live]
 
     @staticmethod
     def _tensors(model: nn.Module) -> list[torch.Tensor]:
@@ -45,21 +50,20 @@ class WeightAverage:
         return list(unique.values())
 
     @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
+    def update(self) -> None:
         """Fold the model's current weights into the average (after an optimiser step)."""
         if self.swapped:
             raise RuntimeError("the weight average is swapped into the model; swap back before training")
         self.steps += 1
         decay = min(self.decay, (1.0 + self.steps) / (10.0 + self.steps))
-        current = [t.detach() for t in self._tensors(model)]
-        torch._foreach_lerp_(self._shadow, current, 1.0 - decay)
+        torch._foreach_lerp_(self._shadow, self._live, 1.0 - decay)
 
     @torch.no_grad()
-    def swap(self, model: nn.Module) -> None:
+    def swap(self) -> None:
         """Exchange the model's weights with the ones held here."""
-        for held, live in zip(self._shadow, self._tensors(model), strict=True):
-            spare = live.detach().clone()
-            live.data.copy_(held)
+        for held, live in zip(self._shadow, self._live, strict=True):
+            spare = live.clone()
+            live.copy_(held)
             held.copy_(spare)
         self.swapped = not self.swapped
 

@@ -327,7 +327,7 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> float:
         model, optimizer, data = self.model, self.optimizer, self.train_data
         if self.ema is not None and self.ema.swapped:
-            self.ema.swap(model)  # the raw weights train; the average was in place for the last epoch's handlers
+            self.ema.swap()  # the raw weights train; the average was in place for the last epoch's handlers
         model.train()
         batches = self._batches(len(data), self.settings.batch_size, shuffle=True)
         every = self.settings.progress_every
@@ -349,7 +349,7 @@ class Trainer:
                 loss.backward()
                 optimizer.step()
             if self.ema is not None:
-                self.ema.update(model)
+                self.ema.update()
             total += loss.detach() * (len(index) / members)
             seen += len(index)
             if b % every == 0 or b == len(batches):
@@ -462,7 +462,7 @@ class Trainer:
                 train_seconds = time.perf_counter() - began
                 if self.ema is not None:
                     # Validation, the best epoch's copy and the checkpoint's ``model`` are the average's.
-                    self.ema.swap(self.model)
+                    self.ema.swap()
                 self.epoch = epoch
                 metrics = {"epoch": epoch, "train_loss": train_loss, **self._validate()}
                 metrics["lr"] = self.optimizer.param_groups[0]["lr"]
