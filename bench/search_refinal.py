@@ -5,9 +5,10 @@
 
 The search phase does not read ``final.*``, so its answer is the one a search
 with these settings would have returned; only the retraining is repeated,
-into ``SEARCH_DIR/refinal/SETTINGS/`` (one folder per set of overrides, so a
-stopped retraining resumes there and other settings never meet its checkpoint). The figures are merged into
-``bench/results/search-TAG.json`` under ``retrained``, beside the search's own.
+into ``SEARCH_DIR/refinal/SETTINGS/`` (one folder per set of overrides, so
+a stopped retraining resumes there and other settings never meet its
+checkpoint). The figures are merged into ``bench/results/search-TAG.json``
+under ``retrained``, beside the search's own.
 """
 
 from __future__ import annotations
