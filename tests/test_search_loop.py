@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from medvision_app.events import Cancelled, CancelToken
-from medvision_app.search.bbnas import new_state, run_bbnas
+from medvision_app.search.bbnas import _adopt_interrupted_best, lead_is_noise, new_state, run_bbnas
 from medvision_app.search.candidates import CandidateResult
 from medvision_app.search.config import SearchConfig
 from medvision_app.search.data import SearchData
@@ -87,6 +87,43 @@ def test_stop_patience_keeps_the_parents_through_a_fall(tmp_path):
 def test_stop_patience_one_is_the_papers_rule(tmp_path):
     state, _ = _run(tmp_path, {0: 0.5, 1: 0.6, 2: 0.55, 3: 0.99}, stop_patience=1)
     assert state["stop_reason"] == "accuracy fell" and state["result_id"] == "1-0"
+
+
+def test_lead_is_noise_scales_with_the_validation_split():
+    # BreastMNIST's case: 0.859 against 0.833 on 78 images is two images
+    assert lead_is_noise(0.859, 0.833, 78, 1.0)
+    assert not lead_is_noise(0.859, 0.833, 78, 0.0)  # the paper's rule: any lead counts
+    # the same lead on MNIST's 2,000 validation images is 4 standard errors
+    assert not lead_is_noise(0.859, 0.833, 2000, 1.0)
+    assert lead_is_noise(0.859, 0.833, 2000, 5.0)
+    # two perfect scores: the error is still one image, so a tie is noise
+    assert lead_is_noise(1.0, 1.0, 50, 0.5)
+
+
+def test_select_margin_keeps_the_answer_through_a_lead_within_noise(tmp_path):
+    # 16 validation images: 0.60 over 0.50 is 0.57 standard errors, 0.62 over 0.60 is 0.12
+    scores = {0: 0.5, 1: 0.6, 2: 0.62, 3: 0.5}
+    paper, _ = _run(tmp_path / "paper", scores)
+    assert paper["result_id"] == "2-0"
+    state, events = _run(tmp_path / "margin", scores, select_margin=0.5)
+    assert state["stop_reason"] == "accuracy fell"
+    assert state["result_id"] == "1-0"
+    assert json.loads((tmp_path / "margin" / "best.json").read_text())["id"] == "1-0"
+    entries = {e["iteration"]: e for e in state["iterations"]}
+    assert entries[2].get("within_noise") and not entries[1].get("within_noise")
+    # the search still moved on from the iteration within noise
+    parents_of_3 = {state["candidates"][c]["parent_id"] for c in state["finished"]
+                    if state["candidates"][c]["iteration"] == 3}
+    assert "2-0" in parents_of_3
+
+
+@pytest.mark.parametrize("margin, answer", [(0.0, "1-1"), (1.0, "0-0")])
+def test_time_budget_answer_obeys_select_margin(margin, answer):
+    state = {"iteration": 1, "result_id": "0-0", "finished": ["0-0", "1-1"], "candidates": {
+        "0-0": {"id": "0-0", "iteration": 0, "val_accuracy": 0.833, "params": 10},
+        "1-1": {"id": "1-1", "iteration": 1, "val_accuracy": 0.859, "params": 20}}}
+    _adopt_interrupted_best(state, 78, margin)
+    assert state["result_id"] == answer
 
 
 def test_parents_are_the_best_and_the_smallest(tmp_path):

@@ -8,7 +8,9 @@ validation accuracy falls below the previous iteration's (the paper's rule;
 with ``stop_patience`` > 1, at that many falls in a row, the parents kept
 between them), or at the iteration or time budget. Its answer is the last best model: the
 best of the last iteration before the fall; when the time budget cuts an
-iteration short, its best finished child if that one is more accurate.
+iteration short, its best finished child if that one is more accurate. With
+``select_margin``, a new best becomes the answer only when its lead is larger
+than the validation split's noise.
 
 Every finished candidate updates ``state.json``; every candidate epoch
 updates that candidate's checkpoint. A resumed search repeats nothing that
@@ -53,6 +55,20 @@ def discard_margin(cfg: SearchConfig, n_val: int) -> float:
     """How far a child may trail its parent after one epoch: ``discard_margin``, at least
     ``discard_min_images`` validation images' worth (on 78 images one image is 0.013)."""
     return max(cfg.discard_margin, cfg.discard_min_images / n_val if n_val > 0 else 0.0)
+
+
+def lead_is_noise(new: float, old: float, n_val: int, k: float) -> bool:
+    """Whether ``new``'s validation lead over ``old`` is within ``k`` standard errors of their difference.
+
+    The two accuracies are taken as independent binomial proportions on
+    ``n_val`` images (the candidates return no per-image predictions to pair);
+    the error is at least one image, so that two perfect scores do not make
+    a zero-width test. ``k = 0`` counts any lead or a tie, the paper's rule.
+    """
+    if k <= 0 or n_val <= 0:
+        return False
+    se = math.sqrt((new * (1.0 - new) + old * (1.0 - old)) / n_val)
+    return new - old <= k * max(se, 1.0 / n_val)
 
 
 def _task(cfg: SearchConfig, folder: Path, state: dict, rec: dict, executor: Executor, n_val: int) -> CandidateTask:
@@ -134,7 +150,7 @@ def _streak(iterations: list[dict], flag: str) -> int:
     return streak
 
 
-def _close_iteration(state: dict, emit: Emit, patience: int = 1) -> Optional[str]:
+def _close_iteration(state: dict, emit: Emit, patience: int = 1, n_val: int = 0, margin: float = 0.0) -> Optional[str]:
     """Select the next parents; return a stop reason when the accuracy fell ``patience`` iterations in a row.
 
     Children stopped early (discarded, halted) are chosen only when no child
@@ -143,7 +159,10 @@ def _close_iteration(state: dict, emit: Emit, patience: int = 1) -> Optional[str
     parents stay and new children are drawn, up to ``DISCARDED_ITERATIONS``
     such iterations in a row. An iteration whose best fell below the best so
     far, short of ``patience`` falls in a row, is recorded as ``fell``: its
-    children are not chosen, the parents and the answer stay.
+    children are not chosen, the parents and the answer stay. An iteration
+    whose best leads the answer by no more than ``margin`` standard errors on
+    ``n_val`` validation images is recorded as ``within_noise``: its best and
+    smallest become the parents, the answer stays.
     """
     it = state["iteration"]
     recs = _finished_in(state, it)
@@ -167,26 +186,32 @@ def _close_iteration(state: dict, emit: Emit, patience: int = 1) -> Optional[str
         if falls >= patience:
             reason = "accuracy fell" if patience == 1 else f"accuracy fell in {falls} iterations in a row"
     else:
-        state["result_id"] = best["id"]
+        answer = state["candidates"].get(state["result_id"]) if state["result_id"] else None
+        if answer and lead_is_noise(best["val_accuracy"], answer["val_accuracy"], n_val, margin):
+            entry["within_noise"] = True
+        else:
+            state["result_id"] = best["id"]
         state["parents"] = list(dict.fromkeys([best["id"], smallest["id"]]))
     state["iterations"].append(entry)
     emit(IterationFinished(it, best["id"], best["val_accuracy"], smallest["id"], smallest["params"], reason))
     return reason
 
 
-def _adopt_interrupted_best(state: dict) -> None:
+def _adopt_interrupted_best(state: dict, n_val: int = 0, margin: float = 0.0) -> None:
     """At the time budget, mid-iteration: a finished child more accurate than the last best becomes the answer.
 
     The paper's rule compares whole iterations, which an interrupted one is
     not; but its finished children were paid for, and the user asked for the
-    best model the budget could find.
+    best model the budget could find. Its lead must clear ``margin``
+    standard errors, as :func:`_close_iteration` asks of a whole iteration.
     """
     it = state["iteration"]
     recs = _finished_in(state, it)
     if not recs or state["result_id"] is None:
         return
     best = _most_accurate(recs)
-    if best["val_accuracy"] > state["candidates"][state["result_id"]]["val_accuracy"]:
+    incumbent = state["candidates"][state["result_id"]]["val_accuracy"]
+    if best["val_accuracy"] > incumbent and not lead_is_noise(best["val_accuracy"], incumbent, n_val, margin):
         state["result_id"] = best["id"]
         state["result_from_interrupted_iteration"] = it
 
@@ -340,9 +365,9 @@ def run_bbnas(
                 if token.reason != "time budget":
                     raise
                 state["stop_reason"] = "time budget"
-                _adopt_interrupted_best(state)
+                _adopt_interrupted_best(state, len(data.y_val), cfg.select_margin)
                 break
-            state["stop_reason"] = _close_iteration(state, emit, cfg.stop_patience)
+            state["stop_reason"] = _close_iteration(state, emit, cfg.stop_patience, len(data.y_val), cfg.select_margin)
             _prune_weights(folder, state)
             rec.checkpoint()
     finally:

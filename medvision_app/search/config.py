@@ -145,6 +145,13 @@ class SearchConfig:
                                 "search stops (1: the paper's rule, stop at the first fall). On a small "
                                 "validation split one image decides a fall; a larger patience keeps the parents "
                                 "and draws again.", range=(1, None), unit="iterations")
+    # On BreastMNIST's 78 validation images a search raised the answer's accuracy from
+    # 0.833 to 0.859 (two images) with a network that scored lower on test.
+    select_margin: float = option(0.0, help="An iteration's best replaces the answer only when its validation "
+                                  "accuracy leads the answer's by more than this many standard errors of the "
+                                  "difference (binomial, on the validation images); the parents advance either "
+                                  "way. 0: the paper's rule, any lead or a tie.", range=(0.0, 10.0),
+                                  unit="standard errors")
     successive_halving: bool = option(True, help="With inherit, when an iteration has more children than "
                                                  "workers: one epoch each, then the better half goes on.")
     executor: ExecutorName = option("auto", help="Where children train: local (this process), process (a pool "
