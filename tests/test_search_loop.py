@@ -22,6 +22,7 @@ from medvision_app.search.data import SearchData
 from medvision_app.search.events import CandidateFinished, IterationFinished
 from medvision_app.search.executor import LocalExecutor
 from medvision_app.search.state import load_state, read_history
+from tests.jobs_support import tiny_npz
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -209,24 +210,12 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def _tiny_npz(path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    arrays = {}
-    for split, n in (("train", 32), ("val", 16), ("test", 16)):
-        y = np.arange(n) % 2
-        x = (rng.random((n, 12, 12)) * 80).astype(np.uint8)
-        x[y == 1, 3:9, 3:9] += 150
-        arrays[f"{split}_images"], arrays[f"{split}_labels"] = x, y.reshape(-1, 1)
-    np.savez(path, **arrays)
-    return path
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_resume_after_sigkill(tmp_path):
     from medvision_app.search import resume_search
 
-    data = _tiny_npz(tmp_path / "tiny.npz")
+    data = tiny_npz(tmp_path / "tiny.npz")
     out = tmp_path / "search"
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
