@@ -164,13 +164,13 @@ def test_an_inheriting_search_killed_mid_iteration_resumes_complete(tmp_path):
     import time
     from pathlib import Path
 
-    from test_search_loop import _tiny_npz
+    from jobs_support import tiny_npz
 
     from medvision_app.search import resume_search
     from medvision_app.search.state import load_state
 
     root = Path(__file__).resolve().parents[1]
-    data, out, script = _tiny_npz(tmp_path / "tiny.npz"), tmp_path / "search", tmp_path / "run.py"
+    data, out, script = tiny_npz(tmp_path / "tiny.npz"), tmp_path / "search", tmp_path / "run.py"
     script.write_text(INHERIT_SCRIPT)
     env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1")
     proc = subprocess.Popen([sys.executable, str(script), str(data), str(out)], env=env, cwd=root)
