@@ -17,8 +17,9 @@ from PySide6.QtWidgets import QWizard
 
 from medvision_app.gui import wizard_pages
 from medvision_app.gui.jobs_integration import open_wizard
-from medvision_app.gui.training_wizard import DATA, MODEL, PREP, SUMMARY, TASK
+from medvision_app.gui.training_wizard import DATA, MODEL, PREP, SUMMARY, TASK, TrainingWizard
 from medvision_app.jobs import JobHistory, JobSpec
+from medvision_app.jobs.presets import PRESETS, preset
 from medvision_app.jobs.probe import inspect_data
 from medvision_app.training.config import TrainConfig
 from medvision_app.utils.config_io import load_config, to_dict
@@ -415,3 +416,41 @@ def test_jobs_at_a_time_per_device_is_set_in_the_dock_and_kept(qtbot, home, tmp_
     again = _window(qtbot, tmp_path)  # the same settings file: a restart
     assert again.job_monitor.limits["gpu"].value() == 3 and again.job_monitor.queue.per_device["gpu"] == 3
     assert again.job_monitor.queue.per_device["cpu"] == 1
+
+
+@pytest.mark.parametrize("key", [p.key for p in PRESETS])
+def test_each_preset_reaches_the_summary_as_its_file_says(qtbot, home, tmp_path, monkeypatch, key):
+    # The task page's radio buttons fire on the way in; they once wrote the method box's stale
+    # choice into the preset, so the SE-BbNAS and ENAS presets launched BbNAS.
+    monkeypatch.setattr(wizard_pages, "probe_in_child",
+                        lambda kind, payload, **_: inspect_data(payload["data"], payload.get("config_file")))
+    window = _window(qtbot, tmp_path)
+    wizard = open_wizard(window, wait=True)
+    p = preset(key)
+    wizard.task_page.apply_preset(key)
+    expected = p.config()
+    assert wizard.kind == p.kind
+    assert to_dict(wizard.config()) == expected
+    if p.kind == "search":
+        assert wizard.task_page.method.currentText() == expected["method"]
+        assert wizard.task_page.search.isChecked() and wizard.task_page.method.isEnabled()
+        wizard.next()
+        wizard.data_page.path.setText(str(tiny_npz(tmp_path / "tiny.npz")))
+        qtbot.waitUntil(lambda: wizard.data_page.result is not None and wizard.data_page.isComplete(),
+                        timeout=30_000)
+        wizard.next()
+        assert wizard.currentId() == MODEL and wizard.model_page.forms["search"].config.method == expected["method"]
+        wizard.next()
+        assert wizard.currentId() == SUMMARY
+        assert wizard.spec().config["method"] == expected["method"]
+        assert f'method = "{expected["method"]}"' in wizard.summary_page.toml.toPlainText()
+        # Duplicate of such a job opens on the task page the same way
+        again = TrainingWizard(window, spec=JobSpec(kind="search", config=expected, run_dir=str(tmp_path / "s")))
+        qtbot.addWidget(again)
+        again.show()
+        assert again.task_page.method.currentText() == expected["method"]
+        assert again.search_cfg.method == expected["method"]
+        again.reject()
+    else:
+        assert wizard.task_page.train.isChecked() and not wizard.task_page.method.isEnabled()
+    wizard.reject()

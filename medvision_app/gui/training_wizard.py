@@ -107,8 +107,17 @@ class TaskPage(QWizardPage):
 
     def initializePage(self) -> None:
         wizard = self.wizard()
-        (self.search if wizard.kind == "search" else self.train).setChecked(True)
-        self.method.setCurrentText(wizard.search_cfg.method)
+        # Showing the wizard's state is not a user's choice: with the signals on, checking the
+        # radio button wrote the method box's previous entry over a loaded preset's method.
+        for widget in (self.train, self.search, self.method):
+            widget.blockSignals(True)
+        try:
+            self.method.setCurrentText(wizard.search_cfg.method)
+            (self.search if wizard.kind == "search" else self.train).setChecked(True)
+        finally:
+            for widget in (self.train, self.search, self.method):
+                widget.blockSignals(False)
+        self.method.setEnabled(wizard.kind == "search")
 
     def _kind_changed(self, *_args) -> None:
         wizard = self.wizard()
