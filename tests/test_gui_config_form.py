@@ -52,3 +52,22 @@ def test_optional_error_names_the_key_once():
         assert str(exc).count("cpu_threads") == 1, str(exc)
     else:
         raise AssertionError("a text thread count was accepted")
+
+
+def test_a_float_field_shows_its_unit_in_its_label(qtbot):
+    from PySide6.QtWidgets import QFormLayout, QLabel
+
+    from medvision_app.search.config import SearchConfig
+
+    form = ConfigForm(SearchConfig())
+    qtbot.addWidget(form)
+
+    def label_of(key: str) -> str:
+        editor = form.editors[key]
+        layout = editor.parentWidget().layout()
+        assert isinstance(layout, QFormLayout)
+        return layout.labelForField(editor).text() if isinstance(layout.labelForField(editor), QLabel) else ""
+
+    assert label_of("select_margin") == "select margin (standard errors)"
+    assert label_of("budget_seconds") == "budget seconds"  # the unit is already in the name
+    assert label_of("seed") == "seed" and form.editors["stop_patience"].suffix() == " iterations"

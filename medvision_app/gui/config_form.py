@@ -93,8 +93,12 @@ class ConfigForm(QWidget):
                 form.addRow(box)
                 continue
             editor = self._editor(key, hint, optional, values.get(f.name), f.metadata)
-            if editor is not None:
-                form.addRow(label, editor)
+            if editor is None:
+                continue
+            unit = f.metadata.get("unit")
+            if unit and isinstance(editor, QLineEdit) and unit not in label:
+                label = f"{label} ({unit})"  # a line edit has no suffix to carry it, as a spin box does
+            form.addRow(label, editor)
 
     def _editor(self, key: tuple[str, ...], hint: Any, optional: bool, value: Any, meta) -> Optional[QWidget]:  # noqa: C901
         choices = _choices(hint)
