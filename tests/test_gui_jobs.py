@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QWizard
 
 from medvision_app.gui import wizard_pages
@@ -273,6 +273,9 @@ def test_reattach_after_restart_then_cancel_and_a_live_search(qtbot, home, tmp_p
     assert table.item(0, 4).text() != "-"
     # the answer's retraining has its own curve (one epoch in this tiny search)
     qtbot.waitUntil(lambda: _points(monitor.views.search.final[0]) == 1, timeout=10_000)
+    assert not monitor.views.search.scatter_widget.getPlotItem().getAxis("left").autoSIPrefix  # 0.6, not 600 x0.001
+    row = next(r for r in range(monitor.table.rowCount()) if monitor.table.item(r, 0).data(Qt.ItemDataRole.UserRole) == search)
+    qtbot.waitUntil(lambda: monitor.table.item(row, 4).text() == "100%", timeout=10_000)  # after search, retraining
     kinds = {(r["kind"], r["status"]) for r in json.loads(json.dumps([r.to_dict() for r in JobHistory().list()]))}
     assert {("train", "cancelled"), ("search", "done")} <= kinds
 
@@ -454,3 +457,33 @@ def test_each_preset_reaches_the_summary_as_its_file_says(qtbot, home, tmp_path,
     else:
         assert wizard.task_page.train.isChecked() and not wizard.task_page.method.isEnabled()
     wizard.reject()
+
+
+def test_choosing_a_job_on_a_small_screen_makes_room_for_its_curves(qtbot, home, tmp_path):
+    from medvision_app.gui.job_monitor import MIN_VIEWS_PX
+
+    history = JobHistory()
+    job_id = history.add(JobSpec("train", {"train": {"device": "cpu"}}, str(tmp_path / "run"), name="done-run"),
+                         status="done")
+    window = _window(qtbot, tmp_path)
+    window.resize(1366, 740)  # a 1366x768 screen less the panel
+    window.show()
+    qtbot.waitExposed(window)
+    dock, monitor = window.docks["jobs"], window.job_monitor
+    dock.show()
+    window.resizeDocks([dock], [150], Qt.Orientation.Vertical)  # as it starts there
+    monitor.refresh()
+    qtbot.waitUntil(lambda: dock.height() < 200, timeout=5_000)
+    assert monitor.views.isHidden()
+    monitor.table.selectRow(0)  # the user picks the job
+    assert monitor.selected().id == job_id
+    qtbot.waitUntil(lambda: dock.height() >= int(window.height() * 0.55) - 10, timeout=5_000)
+    qtbot.waitUntil(lambda: monitor.views.height() >= MIN_VIEWS_PX, timeout=5_000)
+    assert monitor.table.height() >= 60  # the list keeps its rows
+    # an automatic refresh never resizes what the user has set
+    window.resizeDocks([dock], [200], Qt.Orientation.Vertical)
+    qtbot.waitUntil(lambda: dock.height() < 260, timeout=5_000)
+    small = dock.height()
+    monitor.refresh()
+    qtbot.wait(50)
+    assert dock.height() == small

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from medvision_app.jobs.track import JobTrack, decimate, format_seconds, pareto_front
+from medvision_app.jobs.track import JobTrack, decimate, format_seconds, pareto_front, search_plan
 
 
 def test_training_events_make_curves_progress_and_time_left():
@@ -65,3 +65,52 @@ def test_final_retraining_epochs_are_a_curve_of_their_own():
     assert "retraining the answer: epoch 3" == track.message
     track.feed([epoch("final", 1, 0.8)])  # ENAS: the next final shape starts over
     assert list(track.final_val_accuracy.y) == [0.8] and track.final_runs == 2
+
+
+def _enas_config(**enas) -> dict:
+    from medvision_app.search.config import SearchConfig
+    from medvision_app.utils.config_io import to_dict
+
+    config = to_dict(SearchConfig(method="enas"))
+    config["enas"].update(enas)
+    return config
+
+
+def test_an_enas_search_shows_its_phase_share_and_time_left():
+    plan = search_plan(_enas_config(epochs=10, final_epochs=5, final_shapes=["enas-7", "enas-17"]))
+    assert plan["final_runs"] == 2 and plan["enas_epochs"] == 10 and plan["budget_seconds"] == 0.0
+    track = JobTrack(plan=plan)
+    assert track.progress_text == "-"
+    # 4 of 10 shared epochs, 10 s each, the first ending at t = 110
+    track.feed([{"event": "EnasEpochFinished", "epoch": k, "shared_loss": 0.5, "shared_accuracy": 0.7,
+                 "mean_reward": 0.6, "sampled_arc": "", "seconds": 10.0, "t": 100.0 + 10 * k} for k in range(1, 5)])
+    assert track.progress_text == "search 40%" and track.seconds_left == 60.0
+    # the retraining: 2 networks x 5 epochs, the second network at its epoch 2, 20 s an epoch
+    finals = [(1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (2, 1), (2, 2)]
+    track.feed([{"event": "CandidateEpoch", "candidate_id": f"final-{run}", "epoch": epoch, "val_accuracy": 0.8,
+                 "val_loss": 0.4, "t": 200.0 + 20 * i} for i, (run, epoch) in enumerate(finals)])
+    assert track.phase == "retraining" and track.progress_text == "retraining 70%"
+    assert track.seconds_left == 60.0  # 3 epochs left at 20 s
+    track.feed([{"event": "JobFinished", "job_id": 1, "status": "done", "summary": {}}])
+    assert track.progress_text == "100%"
+
+
+def test_a_bbnas_search_is_bounded_by_its_time_budget_or_iterations_or_not_at_all():
+    from medvision_app.search.config import SearchConfig
+    from medvision_app.utils.config_io import to_dict
+
+    finished = [{"event": "CandidateFinished", "iteration": 0, "candidate_id": "0-0", "parent_id": None,
+                 "transformation": "initial", "genotype": "g", "params": 10, "flops": 1, "accuracy": 0.8,
+                 "loss": 0.4, "epochs": 2, "seconds": 30.0, "t": 1030.0},
+                {"event": "IterationFinished", "iteration": 0, "best_id": "0-0", "best_accuracy": 0.8,
+                 "smallest_id": "0-0", "smallest_params": 10, "t": 1030.0}]
+    budget = JobTrack(plan=search_plan(to_dict(SearchConfig(budget_seconds=120.0))))
+    budget.feed(finished)
+    assert budget.progress_text == "search 25%" and budget.seconds_left == 90.0
+    iterations = JobTrack(plan=search_plan(to_dict(SearchConfig(max_iterations=3))))
+    iterations.feed(finished)
+    assert iterations.progress_text == "search 25%" and iterations.seconds_left is None
+    unbounded = JobTrack(plan=search_plan(to_dict(SearchConfig())))  # only the stopping rule ends it
+    unbounded.feed(finished)
+    assert unbounded.progress_text == "-"
+    assert search_plan({"train": {}}) == {}  # a training config has no search plan

@@ -34,7 +34,7 @@ from medvision_app.jobs import JobHistory, JobSpec
 from medvision_app.jobs.history import JobRecord, pid_alive
 from medvision_app.jobs.process import EventTail
 from medvision_app.jobs.queue import MAX_PER_DEVICE, JobQueue
-from medvision_app.jobs.track import JobTrack, format_seconds
+from medvision_app.jobs.track import JobTrack, format_seconds, search_plan
 
 DRAIN_MS = 50
 FEED_BUDGET_S = 0.010  # GUI-thread time per tick for folding events in
@@ -42,6 +42,8 @@ FEED_CHUNK = 200
 REDRAW_S = 0.25  # curves redraw four times a second at most: a paint of the plots costs 10 to 30 ms here
 REFRESH_MS = 1000
 COLUMNS = ("ID", "Kind", "Name", "Status", "Progress", "Time left", "Best")
+MIN_VIEWS_PX = 200  # the curves' least readable height
+TABLE_ROWS_PX = 40  # a row of the job list beyond its least size
 
 
 def target_run(record: JobRecord) -> Path:
@@ -64,6 +66,7 @@ class JobMonitor(QWidget):
     duplicateRequested = Signal(object)  # the JobSpec to open the wizard with
     jobFinished = Signal(int, str, str)  # job id, status, a one-line summary
     limitsChanged = Signal(dict)  # {"cpu": n, "gpu": n}: jobs at a time per device
+    roomWanted = Signal()  # a job was chosen and its curves have too little room: the window may enlarge the dock
 
     def __init__(self, history: Optional[JobHistory] = None, parent: Optional[QWidget] = None, *,
                  queue: Optional[JobQueue] = None) -> None:
@@ -85,6 +88,7 @@ class JobMonitor(QWidget):
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setColumnWidth(COLUMNS.index("Progress"), 130)  # a search's "retraining 100%"
         self.table.itemSelectionChanged.connect(self._on_selection)
         self.info = QLabel()
         self.info.setWordWrap(True)
@@ -121,13 +125,13 @@ class JobMonitor(QWidget):
         top_layout.addWidget(self.table)
         top_layout.addLayout(row)
         top_layout.addWidget(self.info)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(top)
-        split.addWidget(self.views)
-        split.setSizes([260, 480])
+        self.split = QSplitter(Qt.Orientation.Vertical)
+        self.split.addWidget(top)
+        self.split.addWidget(self.views)
+        self.split.setSizes([260, 480])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(split)
+        layout.addWidget(self.split)
 
         self.drain_timer = QTimer(self, interval=DRAIN_MS, timeout=self.drain)
         self.refresh_timer = QTimer(self, interval=REFRESH_MS, timeout=self.refresh)
@@ -154,7 +158,7 @@ class JobMonitor(QWidget):
         """Queue ``spec``; it starts at the next refresh when its device is free (at once here)."""
         job_id = self.queue.submit(spec)
         self.refresh()
-        self.select(job_id)
+        self.select(job_id, reveal=True)
         return job_id
 
     def reattach(self) -> None:
@@ -167,7 +171,8 @@ class JobMonitor(QWidget):
         track = self.tracks.get(job_id)
         if track is None:
             record = self.records.get(job_id) or self.history.get(job_id)
-            track = self.tracks[job_id] = JobTrack(monitor=_monitor_of(record.spec))
+            plan = search_plan(record.spec.config) if record.kind == "search" else {}
+            track = self.tracks[job_id] = JobTrack(monitor=_monitor_of(record.spec), plan=plan)
         return track
 
     def drain(self) -> None:
@@ -225,10 +230,13 @@ class JobMonitor(QWidget):
         self.table.setRowCount(len(records))
         for row, r in enumerate(reversed(records)):  # newest first
             track = self.tracks.get(r.id)
-            fraction = track.fraction if track and track.fraction is not None else r.progress
+            if track and track.fraction is not None:
+                progress = track.progress_text
+            else:
+                progress = "-" if r.progress is None else f"{r.progress:.0%}"
             left = track.seconds_left if track and r.status == "running" else None
             best = f"{r.best_metric_name} {r.best_metric:.4f}" if r.best_metric is not None else ""
-            values = (str(r.id), r.kind, r.name, r.status, "-" if fraction is None else f"{fraction:.0%}",
+            values = (str(r.id), r.kind, r.name, r.status, progress,
                       format_seconds(left) if r.status == "running" else "", best)
             for col, text in enumerate(values):
                 item = self.table.item(row, col)
@@ -243,7 +251,8 @@ class JobMonitor(QWidget):
         self._update_buttons()
 
     # -- selection and display ------------------------------------------------------------------
-    def select(self, job_id: int, *, quiet: bool = False) -> None:
+    def select(self, job_id: int, *, quiet: bool = False, reveal: bool = False) -> None:
+        """Show ``job_id``'s figures; ``reveal`` (a user's choice) also makes room for its curves."""
         for row in range(self.table.rowCount()):
             item = self.table.item(row, 0)
             if item is not None and item.data(Qt.ItemDataRole.UserRole) == job_id:
@@ -256,11 +265,31 @@ class JobMonitor(QWidget):
         self._load_history_events(job_id)
         self._show_selected()
         self._update_buttons()
+        if reveal:
+            self._reveal()
+
+    def _reveal(self) -> None:
+        """Give the curves at least MIN_VIEWS_PX: ask the window for a taller dock, then share it out.
+
+        On a 1366x768 screen the dock starts about 150 px tall, all of it the
+        job list: a chosen job's curves were there but squeezed to nothing.
+        """
+        if self.views.isVisible() and self.views.height() >= MIN_VIEWS_PX:
+            return
+        self.roomWanted.emit()
+        QTimer.singleShot(0, self._share_room)  # after the window has laid the taller dock out
+
+    def _share_room(self) -> None:
+        total = sum(self.split.sizes())
+        if total <= 0:
+            return
+        top = min(self.split.widget(0).minimumSizeHint().height() + TABLE_ROWS_PX, total - min(MIN_VIEWS_PX, total // 2))
+        self.split.setSizes([top, total - top])
 
     def _on_selection(self) -> None:
         items = self.table.selectedItems()
         if items:
-            self.select(items[0].data(Qt.ItemDataRole.UserRole), quiet=True)
+            self.select(items[0].data(Qt.ItemDataRole.UserRole), quiet=True, reveal=True)
 
     def _load_history_events(self, job_id: int) -> None:
         """A finished job's curves come from its events.jsonl the first time it is shown."""
@@ -288,7 +317,7 @@ class JobMonitor(QWidget):
         if track.throughput:
             parts.append(f"{track.throughput:.0f} images/s")
         if track.fraction is not None:
-            parts.append(f"{track.fraction:.0%} done, {format_seconds(track.seconds_left)} left")
+            parts.append(f"{track.progress_text} done, {format_seconds(track.seconds_left)} left")
         if track.last_checkpoint:
             parts.append(f"last checkpoint {track.last_checkpoint}")
         if record.error:

@@ -82,6 +82,8 @@ class SearchViews(QTabWidget):
         # Linear thousands: a ScatterPlotItem added to a log-x plot is not transformed, the front line is.
         plot.setLabel("bottom", "parameters (thousands)")
         plot.setLabel("left", "validation accuracy")
+        for side in ("left", "bottom"):
+            plot.getAxis(side).enableAutoSIPrefix(False)  # else accuracies below 1 read "600 (x0.001)"
         plot.addLegend(offset=(-10, 10))
         self.points = pg.ScatterPlotItem(size=8, brush=pg.mkBrush(52, 152, 219, 160), name="candidates")
         self.front = plot.plot([], [], pen=pg.mkPen("#e67e22", width=2), name="Pareto front", symbol="o",

@@ -46,9 +46,22 @@ def install_jobs(window: QMainWindow, history: Optional[JobHistory] = None) -> J
             toolbar.addSeparator()
             toolbar.addAction(action)
     monitor.duplicateRequested.connect(lambda spec: open_wizard(window, spec))
+    monitor.roomWanted.connect(lambda: _give_room(window))
     monitor.jobFinished.connect(lambda job_id, status, text: _notify(window, job_id, status, text))
     window.ask_about_running_jobs = lambda n: _ask(window, n)
     return monitor
+
+
+def _give_room(window: QMainWindow) -> None:
+    """A docked Jobs panel shorter than 55 % of the window grows to that: its curves need the height.
+
+    On a 740 px window that is 200 px of curves below the job list; the user
+    can drag the dock back, and only choosing a job asks again.
+    """
+    dock = window.docks["jobs"]
+    want = int(window.height() * 0.55)
+    if not dock.isFloating() and dock.isVisible() and dock.height() < want:
+        window.resizeDocks([dock], [want], Qt.Orientation.Vertical)
 
 
 def _int(value) -> Optional[int]:

@@ -96,9 +96,36 @@ def pareto_front(params: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
     return np.asarray(front, dtype=np.int64)
 
 
+def search_plan(config: dict) -> dict:
+    """A search config's bounds, as the progress of its job needs them (``{}`` for anything else).
+
+    ``budget_seconds`` and ``max_iterations`` (0: none), the ENAS shared
+    epochs, and the retraining: ``final_runs`` networks of ``final_epochs``
+    epochs at most (ENAS: one per final shape, each ``final.ensemble`` times).
+    """
+    if not isinstance(config, dict) or "method" not in config:
+        return {}
+    final, enas = config.get("final") or {}, config.get("enas") or {}
+    copies = max(1, int(final.get("ensemble") or 1))
+    plan = {"method": config["method"], "budget_seconds": float(config.get("budget_seconds") or 0.0),
+            "max_iterations": int(config.get("max_iterations") or 0)}
+    if config["method"] == "enas":
+        plan.update(enas_epochs=int(enas.get("epochs") or 0), final_epochs=int(enas.get("final_epochs") or 0),
+                    final_runs=max(1, len(enas.get("final_shapes") or [None])) * copies)
+    else:
+        plan.update(final_epochs=int(final.get("epochs") or 0), final_runs=copies)
+    return plan
+
+
 @dataclass
 class JobTrack:
-    """The state of one job as far as its events tell."""
+    """The state of one job as far as its events tell.
+
+    A search's progress is its phase's: ``search`` by the ENAS epochs, the
+    time budget or the iteration budget (whichever is nearer its end; none
+    when only the stopping rule ends it), then ``retraining`` by the epochs
+    of the answer's networks. ``plan`` is :func:`search_plan` of its config.
+    """
 
     batch_loss: Series = field(default_factory=Series)
     train_loss: Series = field(default_factory=Series)
@@ -121,6 +148,11 @@ class JobTrack:
     chosen: str = ""  # the genotype a search answered
     summary: dict = field(default_factory=dict)
     events: int = 0
+    plan: dict = field(default_factory=dict)
+    phase: str = ""  # a search's: "search", then "retraining"
+    _t0: Optional[float] = None  # when the search began, as far as its first timed event tells
+    _t_last: Optional[float] = None
+    _final_t: list = field(default_factory=list)  # times of the retraining's epochs
     _epochs: int = 0
     _start_epoch: int = 0
     _batches: int = 0
@@ -129,9 +161,57 @@ class JobTrack:
     def feed(self, events: list[dict]) -> None:
         for event in events:
             self.events += 1
+            t = event.get("t")
+            if isinstance(t, (int, float)):
+                if self._t0 is None:  # the first timed event ended a piece of work that took "seconds"
+                    self._t0 = t - float(event.get("seconds") or 0.0)
+                self._t_last = t
             handler = getattr(self, f"_on_{event.get('event')}", None)
             if handler is not None:
                 handler(event)
+
+    @property
+    def progress_text(self) -> str:
+        """The Progress column: ``-`` when nothing bounds the job, a search's phase before its share."""
+        if self.fraction is None:
+            return "-"
+        return f"{self.phase} {self.fraction:.0%}" if self.phase else f"{self.fraction:.0%}"
+
+    def _search_progress(self, *, epoch: int = 0, iteration: Optional[int] = None) -> None:
+        """The search phase's share and time left, from what bounds it."""
+        plan = self.plan
+        if not plan or self.phase == "retraining":
+            return
+        self.phase = "search"
+        shares, lefts = [], []
+        elapsed = self._t_last - self._t0 if self._t0 is not None and self._t_last is not None else None
+        budget = plan.get("budget_seconds") or 0.0
+        if budget > 0 and elapsed is not None:
+            shares.append(elapsed / budget)
+            lefts.append(max(0.0, budget - elapsed))
+        if epoch and plan.get("enas_epochs"):
+            shares.append(epoch / plan["enas_epochs"])
+            if elapsed is not None:
+                lefts.append(elapsed / epoch * max(0, plan["enas_epochs"] - epoch))
+        if iteration is not None and plan.get("max_iterations"):
+            shares.append((iteration + 1) / (plan["max_iterations"] + 1))  # iteration 0 is the initial network
+        if shares:
+            self.fraction = min(1.0, max(shares))
+            self.seconds_left = min(lefts) if lefts else None
+
+    def _retraining_progress(self, epoch: int) -> None:
+        plan = self.plan
+        if not plan or not plan.get("final_epochs"):
+            return
+        self.phase = "retraining"
+        if self._t_last is not None:
+            self._final_t.append(self._t_last)
+        total = plan["final_epochs"] * plan["final_runs"]
+        done = min(total, (max(1, self.final_runs) - 1) * plan["final_epochs"] + epoch)
+        self.fraction = done / total
+        if len(self._final_t) >= 2:
+            per_epoch = (self._final_t[-1] - self._final_t[0]) / (len(self._final_t) - 1)
+            self.seconds_left = per_epoch * (total - done)  # at most: early stopping may end a network sooner
 
     # -- training -------------------------------------------------------------------------
     def _on_JobStarted(self, e: dict) -> None:
@@ -201,6 +281,7 @@ class JobTrack:
                 e["candidate_id"], e.get("parent_id"), e["transformation"], e["genotype"], int(e["params"]),
                 int(e["iteration"]))
         c.accuracy, c.seconds, c.status = float(e["accuracy"]), float(e["seconds"]), "done"
+        self._search_progress()
 
     def _on_CandidateEpoch(self, e: dict) -> None:
         if not str(e["candidate_id"]).startswith("final"):
@@ -213,10 +294,15 @@ class JobTrack:
         self.final_val_accuracy.append(epoch, float(e["val_accuracy"]))
         self.final_val_loss.append(epoch, float(e["val_loss"]))
         self.message = f"retraining the answer{f' ({self.final_runs})' if self.final_runs > 1 else ''}: epoch {epoch}"
+        self._retraining_progress(epoch)
 
     def _on_EnasEpochFinished(self, e: dict) -> None:
         self.reward.append(e["epoch"], float(e["mean_reward"]))
         self.message = f"ENAS epoch {e['epoch']}: reward {e['mean_reward']:.3f}"
+        self._search_progress(epoch=int(e["epoch"]))
+
+    def _on_IterationFinished(self, e: dict) -> None:
+        self._search_progress(iteration=int(e["iteration"]))
 
     def _on_SearchFinished(self, e: dict) -> None:
         self.chosen = e.get("best_genotype") or ""
@@ -225,7 +311,7 @@ class JobTrack:
     def _on_JobFinished(self, e: dict) -> None:
         self.status, self.summary = e["status"], e.get("summary") or {}
         if e["status"] == "done":
-            self.fraction, self.seconds_left = 1.0, 0.0
+            self.fraction, self.seconds_left, self.phase = 1.0, 0.0, ""
         if e.get("error"):
             self.message = f"failed: {e['error']}"
 
