@@ -95,3 +95,31 @@ def test_window_fits_a_real_screen_with_a_four_view_open(tmp_path, width, height
     assert report["restored_problems"] == []
     rx, ry, rw, rh = report["restored_frame"]
     assert rx >= 0 and ry >= 0 and rx + rw <= width and ry + rh <= height
+
+
+@pytest.mark.slow
+def test_the_training_wizard_keeps_its_buttons_on_a_laptop_screen(tmp_path):
+    """Every page, with the previews of colour images: the wizard and its Next/Launch button stay on screen.
+
+    768 px less a 40 px panel: the preprocessing page's previews once grew
+    the wizard to 1015 px, its buttons out of reach.
+    """
+    from PIL import Image
+
+    for name, colour in (("red", (200, 60, 60)), ("blue", (60, 60, 200))):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (200, 150), colour).save(tmp_path / "data" / name / f"{i}.png")
+    env = {**os.environ, "QT_QPA_PLATFORM": _virtual_screen(tmp_path, 1366, 728), "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, str(ROOT / "tests" / "wizard_fit_probe.py"), str(tmp_path / "data")],
+                          capture_output=True, text=True, timeout=240, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    pages = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [p["page"] for p in pages] == ["task", "data", "preprocessing", "model", "summary"]
+    for page in pages:
+        x, y, w, h = page["frame"]
+        ax, ay, aw, ah = page["available"]
+        bx, by = page["button_bottom_right"]
+        assert ax <= x and ay <= y and x + w <= ax + aw and y + h <= ay + ah, page
+        assert bx < ax + aw and by < ay + ah, page

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 import tomllib
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from medvision_app.gui.window_geometry import clamp_frame
 from medvision_app.gui.wizard_pages import DataPage, ModelPage, PrepPage, _problems_label, candidates_run_on
 from medvision_app.jobs import JobSpec, default_run_dir
 from medvision_app.jobs.presets import PRESETS, preset
@@ -254,6 +256,23 @@ class TrainingWizard(QWizard):
             self.setPage(page_id, page)
         if spec is not None:
             self.load_spec(spec)
+        self.currentIdChanged.connect(lambda _id: self.fit_screen())
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.fit_screen()
+
+    def fit_screen(self) -> None:
+        """Keep the whole wizard, its Next and Launch buttons included, on the screen it is on."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        frame = self.frameGeometry()
+        fitted = clamp_frame(frame, [screen.availableGeometry()])
+        if fitted != frame:
+            extra_w, extra_h = frame.width() - self.width(), frame.height() - self.height()
+            self.resize(fitted.width() - extra_w, fitted.height() - extra_h)
+            self.move(fitted.topLeft())
 
     def nextId(self) -> int:
         current = self.currentId()

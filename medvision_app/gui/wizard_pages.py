@@ -292,8 +292,13 @@ class PrepPage(QWizardPage):
         tabs = QTabWidget()
         tabs.addTab(self.preprocessing, "Preprocessing")
         tabs.addTab(self.augmentation, "Augmentation")
+        # The previews' natural size made the wizard 1015 px tall, its buttons below a 768 px screen.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(tabs)
         layout = QVBoxLayout(self)
-        layout.addWidget(tabs)
+        layout.addWidget(scroll)
 
     def initializePage(self) -> None:
         wizard = self.wizard()
