@@ -214,7 +214,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     if argv[0] == "inspect":
         answer = inspect_data(payload.get("data", {}), payload.get("config_file"))
     else:
-        answer = estimate(payload)
+        from medvision_app.errors import UserError
+
+        try:
+            answer = estimate(payload)
+        except UserError as exc:  # missing weights, a config that cannot build: the user's to fix, said plainly
+            answer = {"error": str(exc)}
     print(json.dumps(answer))
     return 0
 
