@@ -47,10 +47,14 @@ ERROR_STYLE = "color: #e74c3c;"
 DEBOUNCE_MS = 400
 
 
-def _pixmap(gray: np.ndarray, side: int) -> QPixmap:
-    gray = np.ascontiguousarray(gray, dtype=np.uint8)
-    h, w = gray.shape
-    image = QImage(gray.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+def _pixmap(pixels: np.ndarray, side: int) -> QPixmap:
+    """A thumbnail, grey (h, w) or colour (h, w, 3) uint8, as a pixmap at most ``side`` a side."""
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    h, w = pixels.shape[:2]
+    if pixels.ndim == 3:
+        image = QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    else:
+        image = QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
     return QPixmap.fromImage(image).scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
                                            Qt.TransformationMode.SmoothTransformation)
 

@@ -46,11 +46,17 @@ def probe_in_child(kind: str, payload: dict, *, timeout: float = 300.0) -> dict:
 
 
 def _thumb(img: np.ndarray, side: int = THUMB_SIDE) -> dict:
-    """A grey uint8 thumbnail, at most ``side`` a side, as base64 bytes with its shape."""
+    """A uint8 thumbnail, at most ``side`` a side, as base64 bytes with its shape.
+
+    Colour stays colour (h, w, 3): a dermatoscopy set checked in grey hides
+    what the network will see; anything else is grey (h, w).
+    """
     img = np.asarray(img, dtype=np.float32)
-    if img.ndim == 3:
-        img = img[..., :3].mean(axis=-1)
-    h, w = img.shape
+    if img.ndim == 3 and img.shape[-1] >= 3:
+        img = img[..., :3]
+    elif img.ndim == 3:
+        img = img.mean(axis=-1)
+    h, w = img.shape[:2]
     step = max(1, int(np.ceil(max(h, w) / side)))
     small = img[::step, ::step]
     if small.max() > 1.0:
