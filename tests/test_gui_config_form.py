@@ -71,3 +71,30 @@ def test_a_float_field_shows_its_unit_in_its_label(qtbot):
     assert label_of("select_margin") == "select margin (standard errors)"
     assert label_of("budget_seconds") == "budget seconds"  # the unit is already in the name
     assert label_of("seed") == "seed" and form.editors["stop_patience"].suffix() == " iterations"
+
+
+def test_a_path_field_has_a_chooser_that_fills_it(qtbot, monkeypatch, tmp_path):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QFileDialog
+
+    from medvision_app.gui import config_form
+    from medvision_app.networks import ModelConfig
+
+    weights = tmp_path / "alexnet-owt-7be5be79.pth"
+    weights.write_bytes(b"")
+    form = ConfigForm(ModelConfig())
+    qtbot.addWidget(form)
+    changed = []
+    form.configChanged.connect(changed.append)
+    editor = form.editors["weights_path"]
+    button = form.choosers[editor]
+    asked = []
+    monkeypatch.setattr(config_form.QFileDialog, "getOpenFileName",
+                        lambda parent, title, start: asked.append((title, start)) or (str(weights), ""))
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert asked == [("weights path", "")] and editor.text() == str(weights)
+    assert changed[-1].weights_path == str(weights)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a: ("", ""))  # the user cancels: nothing changes
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert editor.text() == str(weights) and changed[-1].weights_path == str(weights)
+    assert "dropout" in form.editors and form.editors["dropout"] not in form.choosers  # only paths get one

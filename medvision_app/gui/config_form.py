@@ -23,9 +23,12 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLineEdit,
+    QPushButton,
     QSpinBox,
     QWidget,
 )
@@ -71,6 +74,7 @@ class ConfigForm(QWidget):
         self._getters: dict[tuple[str, ...], Any] = {}
         self._setters: dict[tuple[str, ...], Any] = {}
         self.editors: dict[str, QWidget] = {}  # dotted key -> editor, for tests and error marks
+        self.choosers: dict[QLineEdit, QPushButton] = {}  # a path's editor -> its Choose… button
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self._build(layout, self.cls, to_dict(config), ())
@@ -98,7 +102,33 @@ class ConfigForm(QWidget):
             unit = f.metadata.get("unit")
             if unit and isinstance(editor, QLineEdit) and unit not in label:
                 label = f"{label} ({unit})"  # a line edit has no suffix to carry it, as a spin box does
+            if f.metadata.get("path") and isinstance(editor, QLineEdit):
+                editor = self._with_chooser(editor, f.metadata["path"], label)
             form.addRow(label, editor)
+
+    def _with_chooser(self, editor: QLineEdit, kind: str, label: str) -> QWidget:
+        """``editor`` with a Choose… button that fills it from a file or folder dialog."""
+        button = QPushButton("Choose…")
+        button.setToolTip(f"Pick the {label} {'file' if kind == 'file' else 'folder'}")
+
+        def choose() -> None:
+            start = editor.text().strip()
+            if kind == "file":
+                chosen, _ = QFileDialog.getOpenFileName(self, label, start)
+            else:
+                chosen = QFileDialog.getExistingDirectory(self, label, start)
+            if chosen:
+                editor.setText(chosen)
+                editor.editingFinished.emit()
+
+        button.clicked.connect(choose)
+        self.choosers[editor] = button
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(editor, 1)
+        layout.addWidget(button)
+        return row
 
     def _editor(self, key: tuple[str, ...], hint: Any, optional: bool, value: Any, meta) -> Optional[QWidget]:  # noqa: C901
         choices = _choices(hint)

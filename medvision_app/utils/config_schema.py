@@ -38,9 +38,17 @@ class ConfigError(UserError, ValueError):
 
 
 def option(default: Any = MISSING, *, help: str, range: Optional[tuple] = None,
-           unit: Optional[str] = None, default_factory: Any = MISSING) -> Any:
-    """A ``dataclasses.field`` whose metadata holds ``help`` and, when given, ``range`` and ``unit``."""
+           unit: Optional[str] = None, path: Optional[str] = None, default_factory: Any = MISSING) -> Any:
+    """A ``dataclasses.field`` whose metadata holds ``help`` and, when given, ``range``, ``unit`` and ``path``.
+
+    ``path`` (``"file"`` or ``"folder"``) marks a string that names one, so a
+    form can offer a chooser beside it.
+    """
+    if path not in (None, "file", "folder"):
+        raise ValueError(f"path={path!r}: expected 'file' or 'folder'")
     metadata: dict[str, Any] = {"help": help}
+    if path is not None:
+        metadata["path"] = path
     if range is not None:
         lo, hi = range
         metadata["range"] = (lo, hi)
