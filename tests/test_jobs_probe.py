@@ -39,3 +39,13 @@ def test_thumbnails_keep_colour_and_grey_as_the_data_are(tmp_path):
     assert decode_thumb(answer["preview"]).shape == (150, 200, 3)
     grey = inspect_data({"path": str(tiny_npz(tmp_path / "tiny.npz"))})
     assert decode_thumb(grey["preview"]).ndim == 2
+
+
+@pytest.mark.slow
+def test_the_dry_run_names_the_threads_it_used(tmp_path):
+    config = to_dict(TrainConfig())
+    config["model"].update(name="pnet", pretrained="none", input_size=28, in_channels=1, dense_units=8)
+    config["train"].update(batch_size=4, device="cpu", cpu_threads=1)
+    answer = probe_in_child("estimate", {"config": config, "classes": 2, "train_samples": 40})
+    assert answer["device_name"] == "CPU (1 thread)" and answer["params"] > 0
+    assert answer["seconds_per_epoch"] == pytest.approx(answer["seconds_per_batch"] * 10)

@@ -178,15 +178,16 @@ def estimate(payload: dict) -> dict:
     model = build_model(config.model, classes, metadata_features=meta)
     size, channels = config.model.input_size, config.model.in_channels
     answer = {"params": count_parameters(model), "macs": count_flops(model, size, channels, meta)}
+    if config.train.cpu_threads:  # before naming the device: the name says what the dry run used
+        torch.set_num_threads(config.train.cpu_threads)
     device = resolve_device(config.train.device)
     answer["device"] = str(device)
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         answer["device_name"], answer["device_memory_gb"] = props.name, props.total_memory / 2**30
     else:
-        answer["device_name"] = f"CPU ({torch.get_num_threads()} threads)"
-    if config.train.cpu_threads:
-        torch.set_num_threads(config.train.cpu_threads)
+        threads = torch.get_num_threads()
+        answer["device_name"] = f"CPU ({threads} thread{'s' if threads != 1 else ''})"
     model.to(device).train()
     batch = config.train.batch_size
     x = torch.rand(batch, channels, size, size, device=device)
