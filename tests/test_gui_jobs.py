@@ -487,3 +487,25 @@ def test_choosing_a_job_on_a_small_screen_makes_room_for_its_curves(qtbot, home,
     monitor.refresh()
     qtbot.wait(50)
     assert dock.height() == small
+
+
+def test_an_export_shows_what_it_wrote_and_no_empty_curves(qtbot, home, tmp_path):
+    from medvision_app.gui.job_monitor import JobMonitor
+
+    history = JobHistory()
+    train = history.add(JobSpec("train", {"train": {"device": "cpu"}}, str(tmp_path / "run")), status="done")
+    export = history.add(JobSpec("export", {"register": True}, str(tmp_path / "run")), status="done")
+    monitor = JobMonitor(history)
+    qtbot.addWidget(monitor)
+    monitor.show()
+    wanted = []
+    monitor.roomWanted.connect(lambda: wanted.append(True))
+    monitor._track(export).feed([{"event": "JobStarted", "job_id": export, "job_kind": "export", "pid": 1},
+                                 {"event": "JobFinished", "job_id": export, "status": "done",
+                                  "summary": {"model": "/r/model.onnx", "registered": "/home/models/m.onnx"}}])
+    monitor.select(export, reveal=True)
+    assert monitor.views.isHidden() and not wanted  # nothing to plot, nothing to make room for
+    text = monitor.info.text()
+    assert "registered /home/models/m.onnx" in text and "loading" not in text and "importing" not in text
+    monitor.select(train, reveal=True)
+    assert not monitor.views.isHidden()

@@ -42,6 +42,8 @@ FEED_CHUNK = 200
 REDRAW_S = 0.25  # curves redraw four times a second at most: a paint of the plots costs 10 to 30 ms here
 REFRESH_MS = 1000
 COLUMNS = ("ID", "Kind", "Name", "Status", "Progress", "Time left", "Best")
+# What an evaluation or an export answered, for the line under the job list.
+_RESULT_KEYS = ("accuracy", "auc", "balanced_accuracy", "model", "registered")
 MIN_VIEWS_PX = 200  # the curves' least readable height
 TABLE_ROWS_PX = 40  # a row of the job list beyond its least size
 
@@ -274,8 +276,8 @@ class JobMonitor(QWidget):
         On a 1366x768 screen the dock starts about 150 px tall, all of it the
         job list: a chosen job's curves were there but squeezed to nothing.
         """
-        if self.views.isVisible() and self.views.height() >= MIN_VIEWS_PX:
-            return
+        if self.views.isHidden() or self.views.height() >= MIN_VIEWS_PX:
+            return  # an evaluation or an export has no curves; or they have their room
         self.roomWanted.emit()
         QTimer.singleShot(0, self._share_room)  # after the window has laid the taller dock out
 
@@ -306,12 +308,17 @@ class JobMonitor(QWidget):
         record = self.selected()
         if record is None:
             return
-        self.views.show()
         track = self._track(record.id)
-        self.views.show_track(track, record.kind)
+        plotted = record.kind in ("train", "search")  # an evaluation or an export has no curves to draw
+        self.views.setVisible(plotted)
+        if plotted:
+            self.views.show_track(track, record.kind)
         parts = [f"<b>{record.name}</b> ({record.kind}, {record.status})"]
         if track.message:
             parts.append(track.message)
+        if not plotted and track.summary:
+            parts += [f"{key} {value:.4f}" if isinstance(value, float) else f"{key} {value}"
+                      for key, value in track.summary.items() if key in _RESULT_KEYS]
         if track.device:
             parts.append(f"device {track.device}")
         if track.throughput:

@@ -310,6 +310,7 @@ class JobTrack:
 
     def _on_JobFinished(self, e: dict) -> None:
         self.status, self.summary = e["status"], e.get("summary") or {}
+        self.message = e["status"]  # whatever it was doing last ("loading the data…") is over
         if e["status"] == "done":
             self.fraction, self.seconds_left, self.phase = 1.0, 0.0, ""
         if e.get("error"):
