@@ -323,7 +323,7 @@ class JobMonitor(QWidget):
             parts.append(f"device {track.device}")
         if track.throughput:
             parts.append(f"{track.throughput:.0f} images/s")
-        if track.fraction is not None:
+        if track.fraction is not None and record.status == "running":  # a finished job says so already
             parts.append(f"{track.progress_text} done, {format_seconds(track.seconds_left)} left")
         if track.last_checkpoint:
             parts.append(f"last checkpoint {track.last_checkpoint}")
