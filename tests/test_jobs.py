@@ -145,3 +145,52 @@ def test_search_job_streams_candidates_and_jobs_cli_lists_both(home, tmp_path, b
     assert main(["jobs", "cancel", str(listed[1]["id"])]) == 2
     assert "not running (done)" in capsys.readouterr().err
     assert main(["jobs", "resume", str(listed[0]["id"])]) == 2
+
+
+def test_a_history_written_before_the_phase_column_opens_and_gains_it(home, tmp_path):
+    import sqlite3
+
+    from medvision_app.jobs import history as history_module
+
+    path = tmp_path / "old.sqlite3"
+    old_schema = history_module._SCHEMA.replace(",\n    phase TEXT\n", "\n")
+    assert "phase" not in old_schema
+    spec = JobSpec("train", {"train": {"device": "cpu"}}, str(tmp_path / "run"))
+    with sqlite3.connect(path) as db:
+        db.execute(old_schema)
+        db.execute("INSERT INTO jobs (kind, name, spec, run_dir, status, created) VALUES (?, ?, ?, ?, ?, ?)",
+                   ("train", "old", spec.to_json(), str(tmp_path / "run"), "done", 1.0))
+    history = JobHistory(path)
+    (record,) = history.list()
+    assert record.name == "old" and record.phase is None
+    history.update(record.id, progress=0.4, phase="retraining")
+    assert history.get(record.id).phase == "retraining"
+
+
+def test_a_recorded_search_writes_its_phase_and_share_to_the_history(home, tmp_path, monkeypatch, capsys):
+    from medvision_app.cli.main import main as cli
+    from medvision_app.jobs import execute as execute_module
+    from medvision_app.search.events import CandidateEpoch, EnasEpochFinished
+
+    config = tiny_search_config(tmp_path / "unused.npz")
+    config.update(method="enas", enas={"epochs": 4, "final_epochs": 5, "final_shapes": ["enas-7"]})
+    seen = []
+
+    def fake_execute(spec, *, emit, cancel, progress):
+        history = JobHistory()
+        job = history.list()[-1].id
+        for epoch in (1, 2):
+            emit(EnasEpochFinished(epoch, 0.5, 0.7, 0.6, "arc", 1.0))
+        seen.append((history.get(job).phase, history.get(job).progress))
+        for epoch in (1, 2):
+            emit(CandidateEpoch("final-enas-7", epoch, 0.8, 0.4))
+        seen.append((history.get(job).phase, history.get(job).progress))
+        assert cli(["jobs", "list"]) == 0
+        return "done", {"search_dir": spec.run_dir}
+
+    monkeypatch.setattr(execute_module, "execute", fake_execute)
+    execute_module.run_recorded(JobSpec("search", config, str(tmp_path / "search")))
+    assert seen == [("search", 0.5), ("retraining", 0.4)]
+    assert "retraining 40%" in capsys.readouterr().out
+    record = JobHistory().list()[-1]
+    assert (record.status, record.progress, record.phase) == ("done", 1.0, None)

@@ -7,6 +7,7 @@ import json
 import time
 
 from medvision_app.cli.main import CliError
+from medvision_app.jobs.track import progress_text
 
 
 def register(subparsers) -> None:
@@ -45,11 +46,11 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([r.to_dict() for r in records], indent=1))
         return 0
-    print(f"{'ID':>4}  {'KIND':<8}  {'STATUS':<11}  {'DONE':>5}  {'STARTED':<16}  {'BEST':<22}  RUN FOLDER")
+    print(f"{'ID':>4}  {'KIND':<8}  {'STATUS':<11}  {'DONE':>15}  {'STARTED':<16}  {'BEST':<22}  RUN FOLDER")
     for r in records:
-        done = f"{r.progress:.0%}" if r.progress is not None else "-"
+        done = progress_text(r.progress, r.phase)
         best = f"{r.best_metric_name} {r.best_metric:.4f}" if r.best_metric is not None else "-"
-        print(f"{r.id:>4}  {r.kind:<8}  {r.status:<11}  {done:>5}  {_when(r.started):<16}  {best:<22}  {r.run_dir}")
+        print(f"{r.id:>4}  {r.kind:<8}  {r.status:<11}  {done:>15}  {_when(r.started):<16}  {best:<22}  {r.run_dir}")
     return 0
 
 

@@ -34,7 +34,7 @@ from medvision_app.jobs import JobHistory, JobSpec
 from medvision_app.jobs.history import JobRecord, pid_alive
 from medvision_app.jobs.process import EventTail
 from medvision_app.jobs.queue import MAX_PER_DEVICE, JobQueue
-from medvision_app.jobs.track import JobTrack, format_seconds, search_plan
+from medvision_app.jobs.track import JobTrack, format_seconds, progress_text, search_plan
 
 DRAIN_MS = 50
 FEED_BUDGET_S = 0.010  # GUI-thread time per tick for folding events in
@@ -234,8 +234,8 @@ class JobMonitor(QWidget):
             track = self.tracks.get(r.id)
             if track and track.fraction is not None:
                 progress = track.progress_text
-            else:
-                progress = "-" if r.progress is None else f"{r.progress:.0%}"
+            else:  # a job this window does not follow: what its process last wrote in the history
+                progress = progress_text(r.progress, r.phase)
             left = track.seconds_left if track and r.status == "running" else None
             best = f"{r.best_metric_name} {r.best_metric:.4f}" if r.best_metric is not None else ""
             values = (str(r.id), r.kind, r.name, r.status, progress,

@@ -21,8 +21,9 @@ from medvision_app.events import Cancelled, CancelToken, Emit, Event, ignore
 from medvision_app.jobs.history import JobHistory
 from medvision_app.jobs.spec import JobError, JobSpec
 from medvision_app.jobs.summary import best_metric, search_summary, train_summary
+from medvision_app.jobs.track import JobTrack, search_plan
 
-PROGRESS_EVENTS = ("EpochFinished", "CandidateFinished", "EnasEpochFinished")
+PROGRESS_EVENTS = ("EpochFinished",)  # a training's; a search's progress is its JobTrack's
 
 
 def event_line(event: Event) -> str:
@@ -172,8 +173,18 @@ def run_recorded(spec: JobSpec, *, history: Optional[JobHistory] = None, job_id:
     else:
         history.mark_running(job_id, os.getpid())
 
+    # A search's progress comes from its bounds (budget, ENAS epochs, retraining epochs), as the monitor shows it.
+    search = JobTrack(plan=search_plan(spec.config)) if spec.kind == "search" else None
+    shown: list = [None]
+
     def track(event: Event) -> None:
-        if event.kind in PROGRESS_EVENTS:
+        if search is not None:
+            search.feed([{**event.to_dict(), "t": time.time()}])
+            now = (search.phase, None if search.fraction is None else round(search.fraction, 2))
+            if search.fraction is not None and now != shown[0]:
+                shown[0] = now
+                history.update(job_id, progress=search.fraction, phase=search.phase or None)
+        elif event.kind in PROGRESS_EVENTS:
             fraction = _fraction(event)
             if fraction is not None:
                 history.update(job_id, progress=fraction)

@@ -39,9 +39,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     progress REAL,
     best_metric REAL,
     best_metric_name TEXT,
-    error TEXT
+    error TEXT,
+    phase TEXT
 )
 """
+# Columns added after the first release, with their SQL type: a history written before gets them on open.
+_ADDED_COLUMNS = {"phase": "TEXT"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class JobRecord:
     best_metric: Optional[float]
     best_metric_name: Optional[str]
     error: Optional[str]
+    phase: Optional[str] = None  # a search's: "search" or "retraining", which ``progress`` is the share of
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "spec"}
@@ -95,6 +99,10 @@ class JobHistory:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db, db:
             db.execute(_SCHEMA)
+            have = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in have:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -121,7 +129,8 @@ class JobHistory:
             return int(cur.lastrowid)
 
     def update(self, job_id: int, **values) -> None:
-        allowed = {"status", "pid", "started", "ended", "progress", "best_metric", "best_metric_name", "error", "spec"}
+        allowed = {"status", "pid", "started", "ended", "progress", "phase", "best_metric", "best_metric_name", "error",
+                   "spec"}
         bad = set(values) - allowed
         if bad:
             raise ValueError(f"unknown job column(s) {sorted(bad)}")
@@ -139,7 +148,7 @@ class JobHistory:
     def finish(self, job_id: int, status: str, *, error: str = "", metric: Optional[tuple[str, float]] = None) -> None:
         values: dict = {"status": status, "ended": time.time(), "error": error or None}
         if status == "done":
-            values["progress"] = 1.0
+            values["progress"], values["phase"] = 1.0, None
         if metric is not None:
             values["best_metric_name"], values["best_metric"] = metric
         self.update(job_id, **values)

@@ -96,6 +96,14 @@ def pareto_front(params: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
     return np.asarray(front, dtype=np.int64)
 
 
+def progress_text(fraction: Optional[float], phase: Optional[str] = None) -> str:
+    """A job's progress as the monitor and ``medvision jobs list`` print it: ``-`` when nothing bounds
+    the job, a search's phase before its share ("retraining 40%")."""
+    if fraction is None:
+        return "-"
+    return f"{phase} {fraction:.0%}" if phase else f"{fraction:.0%}"
+
+
 def search_plan(config: dict) -> dict:
     """A search config's bounds, as the progress of its job needs them (``{}`` for anything else).
 
@@ -172,10 +180,7 @@ class JobTrack:
 
     @property
     def progress_text(self) -> str:
-        """The Progress column: ``-`` when nothing bounds the job, a search's phase before its share."""
-        if self.fraction is None:
-            return "-"
-        return f"{self.phase} {self.fraction:.0%}" if self.phase else f"{self.fraction:.0%}"
+        return progress_text(self.fraction, self.phase)
 
     def _search_progress(self, *, epoch: int = 0, iteration: Optional[int] = None) -> None:
         """The search phase's share and time left, from what bounds it."""
