@@ -161,6 +161,7 @@ class JobTrack:
     _t0: Optional[float] = None  # when the search began, as far as its first timed event tells
     _t_last: Optional[float] = None
     _final_t: list = field(default_factory=list)  # times of the retraining's epochs
+    _ended_by_work: bool = False  # a training or a search said how it ended (its message stays)
     _epochs: int = 0
     _start_epoch: int = 0
     _batches: int = 0
@@ -264,13 +265,16 @@ class JobTrack:
         self.last_checkpoint = f"{e['path']} (epoch {e['epoch']}{', best' if e['best'] else ''})"
 
     def _on_RunFinished(self, e: dict) -> None:
+        self._ended_by_work = True
         self.message = f"finished: {e['reason']}"
         self.seconds_left = 0.0
 
     def _on_RunCancelled(self, e: dict) -> None:
+        self._ended_by_work = True
         self.message = f"cancelled after epoch {e['epoch']}"
 
     def _on_RunFailed(self, e: dict) -> None:
+        self._ended_by_work = True
         self.message = f"failed: {e['reason']}"
 
     # -- search -------------------------------------------------------------------------------
@@ -310,12 +314,14 @@ class JobTrack:
         self._search_progress(iteration=int(e["iteration"]))
 
     def _on_SearchFinished(self, e: dict) -> None:
+        self._ended_by_work = True
         self.chosen = e.get("best_genotype") or ""
         self.message = f"search finished ({e.get('stop_reason')})"
 
     def _on_JobFinished(self, e: dict) -> None:
         self.status, self.summary = e["status"], e.get("summary") or {}
-        self.message = e["status"]  # whatever it was doing last ("loading the data…") is over
+        if not self._ended_by_work:
+            self.message = ""  # "loading the data…" is over; the status says how it ended
         if e["status"] == "done":
             self.fraction, self.seconds_left, self.phase = 1.0, 0.0, ""
         if e.get("error"):
