@@ -63,6 +63,25 @@ def test_queue_runs_one_job_per_device(home, tmp_path):
     assert launched == [a, c, b]
 
 
+@pytest.mark.parametrize("accelerator", [False, True])
+def test_an_auto_job_shares_the_cpu_slot_where_there_is_no_accelerator(home, tmp_path, monkeypatch, accelerator):
+    from medvision_app.jobs import queue as queue_module
+
+    monkeypatch.setattr(queue_module, "has_accelerator", lambda: accelerator)
+    assert queue_module.device_key("auto") == ("gpu" if accelerator else "cpu")
+    assert queue_module.device_key("cuda") == "gpu" and queue_module.device_key("cpu") == "cpu"
+    launched = []
+    history = JobHistory()
+    queue = JobQueue(history, launch=lambda job_id, hist: launched.append(job_id) or hist.mark_running(job_id, os.getpid()))
+    cpu = queue.submit(JobSpec("train", {"train": {"device": "cpu"}}, str(tmp_path / "a")))
+    auto = queue.submit(JobSpec("search", {"method": "bbnas", "device": "auto"}, str(tmp_path / "b")))
+    queue.tick()
+    # on a CPU-only machine both would train on the same cores: the second waits
+    assert launched == ([cpu, auto] if accelerator else [cpu])
+    for job_id in launched:
+        history.finish(job_id, "done")
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_train_job_streams_events_then_cancel(home, tmp_path, breast):

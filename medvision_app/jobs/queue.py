@@ -8,6 +8,7 @@ a job left running by a closed GUI) count against their device too.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -34,9 +35,18 @@ def has_run(spec: JobSpec) -> bool:
 MAX_PER_DEVICE = 16
 
 
+@functools.lru_cache(maxsize=1)
+def has_accelerator() -> bool:
+    """Whether this machine shows an NVIDIA device node: asked without torch, which the GUI never imports."""
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
 def device_key(device: str) -> str:
-    """``auto`` and ``cuda`` share the accelerator (``auto`` takes it when there is one); ``cpu`` is its own."""
-    return "cpu" if device == "cpu" else "gpu"
+    """The slot a job takes: ``cuda`` the accelerator's, ``cpu`` the CPU's, ``auto`` the accelerator's when
+    there is one and the CPU's otherwise (where an ``auto`` and a ``cpu`` job would share the same cores)."""
+    if device == "cpu" or (device == "auto" and not has_accelerator()):
+        return "cpu"
+    return "gpu"
 
 
 class JobQueue:
