@@ -23,8 +23,6 @@ from medvision_app.jobs.spec import JobError, JobSpec
 from medvision_app.jobs.summary import best_metric, search_summary, train_summary
 from medvision_app.jobs.track import JobTrack, search_plan
 
-PROGRESS_EVENTS = ("EpochFinished",)  # a training's; a search's progress is its JobTrack's
-
 
 def event_line(event: Event) -> str:
     """One JSON line: the event's fields, its ``event`` name and the wall time ``t`` it was sent."""
@@ -175,17 +173,18 @@ def run_recorded(spec: JobSpec, *, history: Optional[JobHistory] = None, job_id:
 
     # A search's progress comes from its bounds (budget, ENAS epochs, retraining epochs), as the monitor shows it.
     search = JobTrack(plan=search_plan(spec.config)) if spec.kind == "search" else None
-    shown: list = [None]
+    written: Optional[tuple] = None  # the (phase, share) last written, so the history is not rewritten per event
 
     def track(event: Event) -> None:
+        nonlocal written
         if search is not None:
             search.feed([{**event.to_dict(), "t": time.time()}])
             now = (search.phase, None if search.fraction is None else round(search.fraction, 2))
-            if search.fraction is not None and now != shown[0]:
-                shown[0] = now
+            if search.fraction is not None and now != written:
+                written = now
                 history.update(job_id, progress=search.fraction, phase=search.phase or None)
-        elif event.kind in PROGRESS_EVENTS:
-            fraction = _fraction(event)
+        else:
+            fraction = _fraction(event)  # a training's epochs
             if fraction is not None:
                 history.update(job_id, progress=fraction)
         emit(event)
