@@ -14,6 +14,7 @@ under ``retrained``, beside the search's own.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -44,7 +45,14 @@ def _slug(overrides: list[str]) -> str:
     """A folder name for a set of overrides: ``final.epochs=4 final.schedule=cosine`` -> ``epochs-4+schedule-cosine``."""
     parts = sorted(o.removeprefix("final.").replace("=", "-").replace('"', "").replace("'", "") for o in overrides)
     slug = "+".join("".join(c if c.isalnum() or c in "-._" else "_" for c in p) for p in parts)
+    if len(slug) > _SLUG_MAX:
+        # a file name holds 255 bytes; an augmentation section's overrides pass that
+        digest = hashlib.sha256(slug.encode()).hexdigest()[:12]
+        slug = f"{slug[:_SLUG_MAX - 13]}~{digest}"
     return slug or "same"
+
+
+_SLUG_MAX = 120
 
 
 def main(argv=None) -> int:

@@ -95,3 +95,37 @@ def test_final_init_search_without_kept_weights_is_refused(tmp_path):
 
     with pytest.raises(SearchStateError, match="weights/3-1.pt"):
         _search_weights(tmp_path, "3-1")
+
+
+def test_final_augmentation_transforms_the_training_images_and_is_saved(tmp_path):
+    from medvision_app.augmentation import AugmentationConfig
+    from medvision_app.search.state import SearchStateError
+
+    def first_loss(name: str, augmentation=None) -> float:
+        run_dir = tmp_path / name
+        retrain_and_evaluate(_model(), _data(), str(tmp_path), run_dir, epochs=1, patience=1, batch_size=4,
+                             device="cpu", augmentation=augmentation)
+        return json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[0])["train_loss"]
+
+    flipped = AugmentationConfig(horizontal_flip=1.0)
+    # the same seed trains the same steps, so only the flipped images can change the loss
+    assert first_loss("plain") == first_loss("plain-again")
+    assert first_loss("flipped", flipped) != first_loss("plain-too")
+    config = json.loads((tmp_path / "flipped" / "config.json").read_text())
+    assert config["augmentation"]["horizontal_flip"] == 1.0  # evaluate and a resume read it back
+    # a retraining is not continued under other transforms
+    (tmp_path / "flipped" / "eval.json").unlink()
+    with pytest.raises(SearchStateError, match="augmentation"):
+        retrain_and_evaluate(_model(), _data(), str(tmp_path), tmp_path / "flipped", epochs=2, patience=2,
+                             batch_size=4, device="cpu")
+
+
+def test_search_config_reads_final_augmentation_from_toml(tmp_path):
+    from medvision_app.search.config import SearchConfig
+    from medvision_app.utils.config_io import load_config
+
+    path = tmp_path / "search.toml"
+    path.write_text('method = "bbnas"\ndata = "x"\n[final.augmentation.rotation]\nprobability = 1.0\n'
+                    'degrees = [-10.0, 10.0]\n')
+    cfg = load_config(SearchConfig, path)
+    assert cfg.final.augmentation.rotation.degrees == (-10.0, 10.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Optional, get_args
 
+from medvision_app.augmentation.config import AugmentationConfig
 from medvision_app.evaluation.settings import EvalSettings
 from medvision_app.utils.config_schema import option
 
@@ -70,6 +71,9 @@ class FinalTraining:
                            range=(1, 8), unit="networks")
     ema_decay: float = option(0.0, help="Average the retraining's weights over its steps with this decay and keep "
                               "the average (train.ema_decay of a training run; 0: off).", range=(0.0, 0.99999))
+    augmentation: AugmentationConfig = option(
+        help="Random transforms of the retraining's images (the augmentation section of a training run; "
+             "none by default, as the papers retrain).", default_factory=AugmentationConfig)
     # The retrained network is what a user exports: it is evaluated as a
     # training run's model is, so a search's answer and a recipe's compare.
     eval: EvalSettings = option(help="Test-time flips, temperature and operating threshold of the retrained "

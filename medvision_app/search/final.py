@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from medvision_app import __version__
+from medvision_app.augmentation import AugmentationConfig, build_augmenter
 from medvision_app.data.config import DataConfig
 from medvision_app.data.dataset import InMemoryDataset
 from medvision_app.evaluation import evaluate, write_eval, write_predictions
@@ -73,6 +74,7 @@ def retrain_and_evaluate(
     cosine: bool = False,
     eval_settings: Optional[EvalSettings] = None,
     ema_decay: float = 0.0,
+    augmentation: Optional[AugmentationConfig] = None,
     initial_weights: Optional[dict] = None,
     description: str = "",
     emit: Emit = ignore,
@@ -88,6 +90,8 @@ def retrain_and_evaluate(
     run's config, so the export and ``medvision evaluate`` repeat them.
     ``ema_decay``: the retraining keeps the moving average of its weights
     (``train.ema_decay``) instead of the last step's.
+    ``augmentation``: random transforms of the training images, as a
+    training run's ``augmentation`` section (saved in the run's config).
     ``initial_weights``: the state dict the search trained for a genotype
     answer, to start from instead of new weights.
     Raises :class:`Cancelled` when ``cancel`` fires; the run folder resumes.
@@ -104,11 +108,13 @@ def retrain_and_evaluate(
                              ema_decay=ema_decay,
                              early_stopping=EarlyStoppingConfig(patience=max(1, patience)))
     eval_settings = eval_settings or EvalSettings()
+    augmentation = augmentation or AugmentationConfig()
     config = TrainConfig(
         data=DataConfig(path=data_path),
         model=model_config,
         train=settings,
         eval=eval_settings,
+        augmentation=augmentation,
         description=description,
         # The normalisation is the network's own, so evaluate and export repeat it.
         run=RunFacts(classes=list(data.class_names), data_path=data_path,
@@ -130,7 +136,10 @@ def retrain_and_evaluate(
             m = event.metrics
             emit(CandidateEpoch("final", event.epoch, float(m.get("val_accuracy", 0.0)), float(m.get("val_loss", 0.0))))
 
-    trainer = Trainer(model, InMemoryDataset(data.x_train, data.y_train), InMemoryDataset(data.x_val, data.y_val),
+    identity = augmentation == AugmentationConfig(description=augmentation.description)
+    train = InMemoryDataset(data.x_train, data.y_train, augment=None if identity else build_augmenter(augmentation),
+                            seed=seed)
+    trainer = Trainer(model, train, InMemoryDataset(data.x_val, data.y_val),
                       settings, num_classes=data.n_classes, config=to_dict(config), run_dir=str(run_dir),
                       emit=relay, cancel=cancel, default_handlers=False)
     if optimizer == "sgdm":
@@ -170,7 +179,7 @@ def retrain_and_evaluate(
 
 
 # What a retraining's checkpoint must share with the settings it is resumed under.
-_SAME_ON_RESUME = ("model", "train", "eval")
+_SAME_ON_RESUME = ("model", "train", "eval", "augmentation")
 
 
 def _resumable(last: Path, config: dict) -> Optional[dict]:

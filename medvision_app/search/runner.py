@@ -135,7 +135,7 @@ def _final(cfg, out, data, state, emit, cancel) -> dict:
                 model, data, cfg.data, out / f"final-{shape}", optimizer="sgdm", lr=e.child_lr_max,
                 weight_decay=e.child_weight_decay, epochs=e.final_epochs, patience=e.final_epochs,
                 batch_size=e.batch_size, seed=cfg.seed, device=cfg.device, cosine=True, eval_settings=f.eval,
-                ema_decay=f.ema_decay,
+                ema_decay=f.ema_decay, augmentation=f.augmentation,
                 emit=emit, cancel=cancel,
                 description=f"{_members(f.ensemble)}{shape} from the ENAS search in {out}, retrained with Nesterov "
                             f"SGD and a cosine schedule {e.child_lr_max} to {e.child_lr_max * 0.01}",
@@ -149,7 +149,7 @@ def _final(cfg, out, data, state, emit, cancel) -> dict:
             model, data, cfg.data, out / "final", lr=f.lr, weight_decay=f.weight_decay, epochs=f.epochs,
             patience=f.patience, batch_size=f.batch_size, seed=cfg.seed, device=cfg.device,
             cosine=f.schedule == "cosine", eval_settings=f.eval, initial_weights=initial, emit=emit, cancel=cancel,
-            ema_decay=f.ema_decay,
+            ema_decay=f.ema_decay, augmentation=f.augmentation,
             description=f"{_members(f.ensemble)}{cfg.method} search result {rec['genotype']} from {out}, "
                         + ("fine-tuned from the search's weights" if initial is not None else "retrained")
                         + " with Adam" + (" and a cosine schedule" if f.schedule == "cosine" else ""),
