@@ -117,3 +117,49 @@ def test_a_file_is_named_apart_from_the_dotted_key(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(TrainConfig, path)
     assert str(info.value).startswith(f"{path}: train.early_stopping.monitor: 'bogus' is not one of")
+
+
+def _conditional_fields(cls, prefix="", root=None):
+    """(dotted key, field, owner class, root class) of every field declared with ``when``, nested ones too."""
+    from typing import get_type_hints
+
+    hints = get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("when"):
+            yield prefix + f.name, f, cls, root or cls
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            yield from _conditional_fields(hint, f"{prefix}{f.name}.", root or cls)
+
+
+def test_every_when_names_a_sibling_and_values_it_can_take():
+    from typing import get_type_hints
+
+    found = list(_conditional_fields(TrainConfig)) + list(_conditional_fields(SearchConfig))
+    assert {"model.architecture", "model.dense_units", "ray", "enas", "candidate", "final.epochs"} <= {
+        k for k, *_ in found}
+    for key, f, owner, root in found:
+        for name, values in f.metadata["when"].items():
+            where = root if name.startswith("/") else owner
+            hints = get_type_hints(where)
+            name = name.removeprefix("/")
+            assert name in hints, f"{key}: when names {name!r}, which {where.__name__} lacks"
+            allowed = choices(hints[name]) or ([True, False] if hints[name] is bool else None)
+            if allowed is not None:
+                assert set(values) <= set(allowed), f"{key}: when {name} in {values}, allowed {allowed}"
+
+
+def test_applies_reads_an_instance_or_its_values():
+    from medvision_app.networks import ModelConfig
+    from medvision_app.utils.config_schema import applies
+
+    dense = {f.name: f for f in dataclasses.fields(ModelConfig)}["dense_units"]
+    assert applies(dense, ModelConfig(name="pnet")) and not applies(dense, ModelConfig(name="alexnet"))
+    assert applies(dense, {"name": "pnet"}) and not applies(dense, {"name": "enas"})
+    plain = {f.name: f for f in dataclasses.fields(ModelConfig)}["input_size"]
+    assert applies(plain, ModelConfig(name="alexnet"))
+    epochs = {f.name: f for f in dataclasses.fields(SearchConfig().final)}["epochs"]  # when={"/method": ...}
+    assert applies(epochs, SearchConfig().final, SearchConfig(method="se-bbnas"))
+    assert not applies(epochs, SearchConfig().final, SearchConfig(method="enas"))
+    with pytest.raises(ValueError, match="root"):
+        applies(epochs, SearchConfig().final)

@@ -98,3 +98,44 @@ def test_a_path_field_has_a_chooser_that_fills_it(qtbot, monkeypatch, tmp_path):
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert editor.text() == str(weights) and changed[-1].weights_path == str(weights)
     assert "dropout" in form.editors and form.editors["dropout"] not in form.choosers  # only paths get one
+
+
+def test_a_network_shows_only_the_settings_that_apply_to_it(qtbot):
+    from medvision_app.networks import ModelConfig
+
+    form = ConfigForm(ModelConfig(name="alexnet", pretrained="imagenet", dense_units=128))
+    qtbot.addWidget(form)
+    form.show()
+    shown = [k for k in ("architecture", "architecture.text", "dense_units", "dense_dropout", "weights_path",
+                         "attention_maps", "dropout", "metadata_hidden", "input_size") if form.is_shown(k)]
+    assert shown == ["weights_path", "input_size"]
+    assert not form.editors["dense_units"].isVisible() and form.editors["input_size"].isVisible()
+
+    _edit(form.editors["name"], "pnet")
+    assert form.is_shown("dense_units") and form.editors["dense_units"].isVisible()
+    assert not form.is_shown("architecture")
+    assert form.config.dense_units == 128  # kept while it was hidden
+    form.editors["soft_attention"].setChecked(True)
+    assert form.is_shown("attention_maps") and form.is_shown("dropout")
+    _edit(form.editors["name"], "genotype")
+    assert form.is_shown("architecture.text") and not form.is_shown("dense_units")
+    form.editors["pretrained"].setCurrentText("none")
+    assert not form.is_shown("weights_path")
+
+
+def test_a_search_shows_the_settings_of_its_method_and_executor(qtbot):
+    from medvision_app.search.config import SearchConfig
+
+    form = ConfigForm(SearchConfig(method="bbnas"))
+    qtbot.addWidget(form)
+    assert form.is_shown("candidate.lr") and form.is_shown("discard_margin") and not form.is_shown("enas.epochs")
+    assert not form.is_shown("ray.address")  # executor auto
+    form.editors["executor"].setCurrentText("ray")
+    assert form.is_shown("ray.address")
+    form.editors["early_discard"].setChecked(False)
+    assert not form.is_shown("discard_margin") and form.is_shown("successive_halving")
+    form.editors["method"].setCurrentText("enas")
+    assert form.is_shown("enas.epochs") and not form.is_shown("candidate.lr") and not form.is_shown("ray.address")
+    assert not form.is_shown("executor") and form.is_shown("final.eval.tta") and form.is_shown("budget_seconds")
+    assert not form.is_shown("final.epochs") and form.is_shown("final.ensemble")  # enas.final_epochs instead
+    assert form.config.method == "enas" and form.config.executor == "ray"  # hidden, not cleared

@@ -373,6 +373,11 @@ def test_where_a_search_runs_is_the_search_config_executor(qtbot, home, tmp_path
     assert form.config.executor == "auto" and "candidates run on this machine" in model.size.text()
     _set(form.editors["executor"], "ray")  # the form's own field moves the choice too
     assert model.where.currentIndex() == 1
+    _set(form.editors["method"], "enas")  # ENAS trains its one shared network in the job's own process
+    assert model.where.isHidden() and "candidates run on this machine" in model.size.text()
+    assert not form.is_shown("ray.address")
+    _set(form.editors["method"], "bbnas")
+    assert not model.where.isHidden() and form.is_shown("ray.address")
     wizard.next()
     assert wizard.search_cfg.executor == "ray"
     assert "the Ray cluster at 10.0.0.5:6379" in wizard.summary_page.device.text()

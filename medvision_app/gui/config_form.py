@@ -8,7 +8,9 @@ None. Floats are typed as text (``1e-8`` must survive; a spin box rounds it
 to 0). Every edit rebuilds the dataclass through ``config_io.from_dict``, so
 the form, the TOML loader and the CLI's ``--set`` refuse the same values
 with the same message; an invalid edit is reported, not applied, and the
-offending editor is marked.
+offending editor is marked. A field declared with ``when`` (a P-NET's dense
+layer, a search's Ray settings) is shown only while the settings it names
+allow it; its value is kept while hidden.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from medvision_app.utils.config_io import ConfigError, from_dict, to_dict
+from medvision_app.utils.config_schema import applies
 
 AUTO = "auto"
 INT_LIMIT = 2**31 - 1
@@ -75,9 +78,12 @@ class ConfigForm(QWidget):
         self._setters: dict[tuple[str, ...], Any] = {}
         self.editors: dict[str, QWidget] = {}  # dotted key -> editor, for tests and error marks
         self.choosers: dict[QLineEdit, QPushButton] = {}  # a path's editor -> its Choose… button
+        # rows shown only under some settings: (layout, row widget, field, key of the dataclass holding it)
+        self._conditional: list[tuple[QFormLayout, QWidget, dataclasses.Field, tuple[str, ...]]] = []
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self._build(layout, self.cls, to_dict(config), ())
+        self._show_applicable()
 
     def _build(self, form: QFormLayout, cls: type, values: dict, prefix: tuple[str, ...]) -> None:
         hints = get_type_hints(cls)
@@ -95,6 +101,7 @@ class ConfigForm(QWidget):
                 inner = QFormLayout(box)
                 self._build(inner, hint, values.get(f.name) or {}, key)
                 form.addRow(box)
+                self._track(form, box, f, prefix)
                 continue
             editor = self._editor(key, hint, optional, values.get(f.name), f.metadata)
             if editor is None:
@@ -105,6 +112,26 @@ class ConfigForm(QWidget):
             if f.metadata.get("path") and isinstance(editor, QLineEdit):
                 editor = self._with_chooser(editor, f.metadata["path"], label)
             form.addRow(label, editor)
+            self._track(form, editor, f, prefix)
+
+    def _track(self, form: QFormLayout, row: QWidget, f: dataclasses.Field, prefix: tuple[str, ...]) -> None:
+        if f.metadata.get("when"):
+            self._conditional.append((form, row, f, prefix))
+
+    def _show_applicable(self, values: Optional[dict] = None) -> None:
+        """Show each conditional row while the settings it names allow it (the editors' values, valid or not)."""
+        values = self.values() if values is None else values
+        for form, row, f, prefix in self._conditional:
+            owner = values
+            for part in prefix:
+                owner = owner.get(part) or {}
+            form.setRowVisible(row, applies(f, owner, values))
+
+    def is_shown(self, dotted: str) -> bool:
+        """Whether the row of ``dotted`` (``architecture``, ``ray.address``) is shown now, with every group above it."""
+        key = tuple(dotted.split("."))
+        hidden = {prefix + (f.name,) for form, row, f, prefix in self._conditional if not form.isRowVisible(row)}
+        return not any(key[:n] in hidden for n in range(1, len(key) + 1))
 
     def _with_chooser(self, editor: QLineEdit, kind: str, label: str) -> QWidget:
         """``editor`` with a Choose… button that fills it from a file or folder dialog."""
@@ -238,11 +265,13 @@ class ConfigForm(QWidget):
                     setter(flat[key])
         finally:
             self.blockSignals(False)
+        self._show_applicable()
         self._mark("")
 
     def _edited(self, *_args) -> None:
         if self.signalsBlocked():
             return
+        self._show_applicable()
         try:
             config = from_dict(self.cls, self.values())
         except (ConfigError, ValueError, TypeError) as exc:

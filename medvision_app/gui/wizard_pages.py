@@ -72,8 +72,8 @@ AUTO_GROUP = "automatic"
 
 def candidates_run_on(cfg) -> str:
     """Where a search's candidates train, in words (the summary and the model page say it)."""
-    if cfg.executor != "ray":
-        return "this machine"
+    if cfg.executor != "ray" or cfg.method == "enas":
+        return "this machine"  # ENAS trains one shared network, in the job's own process
     return f"the Ray cluster at {cfg.ray.address}" if cfg.ray.address else "a Ray instance started on this machine"
 
 
@@ -402,6 +402,8 @@ class ModelPage(QWizardPage):
             self.where.blockSignals(True)
             self.where.setCurrentIndex(1 if cfg.executor == "ray" else 0)
             self.where.blockSignals(False)
+            self.where.setVisible(cfg.method != "enas")
+            self.where_label.setVisible(cfg.method != "enas")
         self.completeChanged.emit()
 
     def _where_changed(self, index: int) -> None:

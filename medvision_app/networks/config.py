@@ -43,22 +43,27 @@ class ModelConfig:
     pretrained: Literal["none", "imagenet"] = option("none", help="imagenet loads ImageNet weights (never "
                                                      "silently replaced); none trains from scratch.")
     weights_path: Optional[str] = option(None, help="File of the pretrained weights (empty: the torch hub cache).",
-                                         path="file")
+                                         path="file", when={"pretrained": ("imagenet",)})
     input_size: int = option(224, help="Images are resized to this square size.", range=(8, 4096), unit="pixels")
     in_channels: int = option(3, help="Input channels the network takes (1 grey or 3 colour).", range=(1, 4))
     soft_attention: bool = option(False, help="Add the Soft-Attention head.")
-    attention_maps: int = option(16, help="K, the number of Soft-Attention maps.", range=(1, 512))
+    attention_maps: int = option(16, help="K, the number of Soft-Attention maps.", range=(1, 512),
+                                 when={"soft_attention": (True,)})
     metadata: bool = option(False, help="Fuse patient metadata (age, sex, site) with the image features.")
-    metadata_hidden: int = option(32, help="Width of the metadata branch.", range=(1, 4096), unit="units")
+    metadata_hidden: int = option(32, help="Width of the metadata branch.", range=(1, 4096), unit="units",
+                                  when={"metadata": (True,)})
     dropout: float = option(0.5, help="Dropout of the Soft-Attention head (0.5 in the HAM10000 work).",
-                            range=(0.0, 0.99))
+                            range=(0.0, 0.99), when={"soft_attention": (True,)})
     new_layer_lr_factor: float = option(1.0, help="Learning-rate multiplier of newly added layers (20 in the "
                                         "AlexNet/SqueezeNet paper).", range=(0.0, 1000.0))
     # P-NET options (the novel-CNN paper's best: dense 256, dropout 0.2, L2 1e-4)
-    dense_units: int = option(256, help="P-NET's dense layer width.", range=(1, 65_536), unit="units")
-    dense_dropout: float = option(0.2, help="Dropout after P-NET's dense layer.", range=(0.0, 0.99))
+    dense_units: int = option(256, help="P-NET's dense layer width.", range=(1, 65_536), unit="units",
+                              when={"name": ("pnet",)})
+    dense_dropout: float = option(0.2, help="Dropout after P-NET's dense layer.", range=(0.0, 0.99),
+                                  when={"name": ("pnet",)})
     architecture: SearchedArchitecture = option(help="The architecture a search designed (genotype and enas).",
-                                                default_factory=SearchedArchitecture)
+                                                default_factory=SearchedArchitecture,
+                                                when={"name": ("genotype", "enas")})
     # Batch-norm running-statistics momentum for every BN layer (None keeps the
     # backbone's own: EfficientNet-Lite's 0.01 follows its TF weights, which on a
     # few hundred images leaves the running statistics far from the data's).

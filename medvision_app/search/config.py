@@ -49,20 +49,31 @@ class RaySettings:
     max_retries: int = option(3, help="Times a candidate whose worker died is run again.", range=(0, 100))
 
 
+# A final.* setting the ENAS retraining does not read (the search's method, from the root)
+_BBNAS_ROOT = {"/method": ("bbnas", "se-bbnas")}
+
+
 @dataclass
 class FinalTraining:
     """Full retraining of the returned architecture before the test evaluation."""
 
-    epochs: int = option(30, help="Epochs of the final retraining.", range=(1, None), unit="epochs")
-    patience: int = option(5, help="Early stopping on the validation loss.", range=(1, None), unit="epochs")
-    lr: float = option(0.001, help="Learning rate of the final retraining.", range=(1e-12, 10.0))
-    weight_decay: float = option(0.0001, help="L2 penalty of the final retraining.", range=(0.0, 1.0))
-    batch_size: int = option(64, help="Images per step.", range=(1, 65_536), unit="images")
+    # ENAS retrains with its own enas.final_* settings, so these show for BbNAS only
+    epochs: int = option(30, help="Epochs of the BbNAS retraining (ENAS: enas.final_epochs).", range=(1, None),
+                         unit="epochs", when=_BBNAS_ROOT)
+    patience: int = option(5, help="Early stopping on the validation loss.", range=(1, None), unit="epochs",
+                           when=_BBNAS_ROOT)
+    lr: float = option(0.001, help="Learning rate of the BbNAS retraining (ENAS: enas.child_lr_max).",
+                       range=(1e-12, 10.0), when=_BBNAS_ROOT)
+    weight_decay: float = option(0.0001, help="L2 penalty of the BbNAS retraining (ENAS: enas.child_weight_decay).",
+                                 range=(0.0, 1.0), when=_BBNAS_ROOT)
+    batch_size: int = option(64, help="Images per step of the BbNAS retraining (ENAS: enas.batch_size).",
+                             range=(1, 65_536), unit="images", when=_BBNAS_ROOT)
     init: FinalInit = option("scratch", help="Where the BbNAS retraining starts: scratch (new weights, the "
                              "paper's), or search (the weights the search trained for its answer, kept in "
-                             "weights/ when children inherit).")
+                             "weights/ when children inherit).", when=_BBNAS_ROOT)
     schedule: Schedule = option("constant", help="Learning rate of the BbNAS retraining: constant, or cosine "
-                                "decay to lr / 100 over the epochs (ENAS's retraining is always cosine).")
+                                "decay to lr / 100 over the epochs (ENAS's retraining is always cosine).",
+                                when=_BBNAS_ROOT)
     train_limit: Optional[int] = option(None, help="Training images of the retraining: empty, the search's "
                                         "train_limit; 0, the whole training split (the search's validation and "
                                         "test images stay).", range=(0, None), unit="images")
@@ -116,18 +127,25 @@ class EnasSettings:
                                               "(false: plain accuracy, as the authors).")
 
 
+# Settings that mean something only for some searches (the form shows them then).
+_BBNAS = {"method": ("bbnas", "se-bbnas")}
+_INHERITING = {**_BBNAS, "inherit": (True,)}
+_DISCARDING = {**_INHERITING, "early_discard": (True,)}
+
+
 @dataclass
 class SearchConfig:
     method: Method = option("bbnas", help="bbnas, se-bbnas (squeeze-and-excitation blocks) or enas.")
     data: str = option("", help="The training data (as data.path of a training run).")
     seed: int = option(0, help="Seed of every random choice of the search.", range=(0, 2**32 - 1))
-    children_per_iteration: int = option(8, help="Children drawn per BbNAS iteration.", range=(1, None))
+    children_per_iteration: int = option(8, help="Children drawn per BbNAS iteration.", range=(1, None),
+                                         when=_BBNAS)
     max_iterations: int = option(0, help="Most iterations (0: until the stopping rule or the time budget).",
                                  range=(0, None))
     budget_seconds: float = option(0.0, help="Time budget (0: no limit).", range=(0.0, None), unit="seconds")
-    workers: int = option(1, help="Children trained at the same time.", range=(1, 256))
+    workers: int = option(1, help="Children trained at the same time.", range=(1, 256), when=_BBNAS)
     max_params: int = option(20_000_000, help="Children above this size are redrawn.", range=(1, None),
-                             unit="parameters")
+                             unit="parameters", when=_BBNAS)
     train_limit: int = option(0, help="Training images used (0: all; else a class-stratified subsample).",
                               range=(0, None), unit="images")
     val_limit: int = option(0, help="Validation images used (0: all).", range=(0, None), unit="images")
@@ -135,35 +153,42 @@ class SearchConfig:
                                  range=(0.0, 1.0))
     device: str = option("auto", help="Where candidates train: auto, cpu, cuda or cuda:N.")
     inherit: bool = option(True, help="Children start from their parent's trained weights, computing its "
-                                      "function (false: from scratch, the paper's procedure).")
+                                      "function (false: from scratch, the paper's procedure).", when=_BBNAS)
     early_discard: bool = option(True, help="With inherit: stop a child whose first-epoch validation accuracy "
-                                            "trails its parent's by more than discard_margin.")
+                                            "trails its parent's by more than discard_margin.",
+                                 when=_INHERITING)
     # 0 discarded 28 of 32 inheriting MNIST children on an H200: a fresh Adam's
     # first epoch moves a trained network's weights enough to cost a few tenths
     discard_margin: float = option(0.01, help="How far a child may trail its parent after its first epoch.",
-                                   range=(0.0, 1.0))
+                                   range=(0.0, 1.0), when=_DISCARDING)
     discard_min_images: int = option(2, help="The discard margin is at least this many validation images' "
                                      "worth, so that one image's noise discards no child.", range=(0, None),
-                                     unit="images")
+                                     unit="images", when=_DISCARDING)
     stop_patience: int = option(1, help="Iterations in a row whose best trails the best so far before the "
                                 "search stops (1: the paper's rule, stop at the first fall). On a small "
                                 "validation split one image decides a fall; a larger patience keeps the parents "
-                                "and draws again.", range=(1, None), unit="iterations")
+                                "and draws again.", range=(1, None), unit="iterations", when=_BBNAS)
     # On BreastMNIST's 78 validation images a search raised the answer's accuracy from
     # 0.833 to 0.859 (two images) with a network that scored lower on test.
     select_margin: float = option(0.0, help="An iteration's best replaces the answer only when its validation "
                                   "accuracy leads the answer's by more than this many standard errors of the "
                                   "difference (binomial, on the validation images); the parents advance either "
                                   "way. 0: the paper's rule, any lead or a tie.", range=(0.0, 10.0),
-                                  unit="standard errors")
+                                  unit="standard errors", when=_BBNAS)
     successive_halving: bool = option(True, help="With inherit, when an iteration has more children than "
-                                                 "workers: one epoch each, then the better half goes on.")
+                                                 "workers: one epoch each, then the better half goes on.",
+                                      when=_INHERITING)
     executor: ExecutorName = option("auto", help="Where children train: local (this process), process (a pool "
-                                                 "of workers), ray (a Ray cluster), auto (local or process).")
-    ray: RaySettings = option(help="The Ray cluster (executor = ray).", default_factory=RaySettings)
-    candidate: CandidateTraining = field(default_factory=CandidateTraining)
+                                                 "of workers), ray (a Ray cluster), auto (local or process); "
+                                                 "ENAS trains its one shared network in this process.",
+                                    when=_BBNAS)
+    ray: RaySettings = option(help="The Ray cluster (executor = ray).", default_factory=RaySettings,
+                              when={**_BBNAS, "executor": ("ray",)})
+    candidate: CandidateTraining = option(help="How each BbNAS child trains.", default_factory=CandidateTraining,
+                                          when=_BBNAS)
     final: FinalTraining = field(default_factory=FinalTraining)
-    enas: EnasSettings = field(default_factory=EnasSettings)
+    enas: EnasSettings = option(help="The ENAS micro search.", default_factory=EnasSettings,
+                                when={"method": ("enas",)})
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

@@ -5,7 +5,10 @@ A field made with :func:`option` carries, in its dataclass metadata,
 - ``"help"``: one sentence for a tooltip or ``--help``;
 - ``"range"``: ``(lo, hi)``, inclusive, either bound ``None`` for open
   (only present when given);
-- ``"unit"``: ``"epochs"``, ``"images"``, ... (only present when given).
+- ``"unit"``: ``"epochs"``, ``"images"``, ... (only present when given);
+- ``"when"``: ``{sibling: (values, ...)}``, the settings under which the
+  field means something (only present when given): a form shows it only
+  then, and the value is kept, not cleared, while it is hidden.
 
 Choices are declared by the type (``typing.Literal`` or an ``enum.Enum``).
 :func:`validate` checks an instance against all of it, so the TOML loader,
@@ -28,7 +31,8 @@ from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 
 from medvision_app.errors import UserError
 
-__all__ = ["ConfigError", "option", "validate", "check_fields", "field_help", "field_range", "field_unit", "choices"]
+__all__ = ["ConfigError", "option", "validate", "check_fields", "field_help", "field_range", "field_unit",
+           "field_when", "applies", "choices"]
 
 MISSING = dataclasses.MISSING
 
@@ -38,15 +42,21 @@ class ConfigError(UserError, ValueError):
 
 
 def option(default: Any = MISSING, *, help: str, range: Optional[tuple] = None,
-           unit: Optional[str] = None, path: Optional[str] = None, default_factory: Any = MISSING) -> Any:
-    """A ``dataclasses.field`` whose metadata holds ``help`` and, when given, ``range``, ``unit`` and ``path``.
+           unit: Optional[str] = None, path: Optional[str] = None, when: Optional[dict] = None,
+           default_factory: Any = MISSING) -> Any:
+    """A ``dataclasses.field`` whose metadata holds ``help`` and, when given, ``range``, ``unit``, ``path``, ``when``.
 
     ``path`` (``"file"`` or ``"folder"``) marks a string that names one, so a
-    form can offer a chooser beside it.
+    form can offer a chooser beside it. ``when`` names fields of the same
+    dataclass (or, after a ``/``, of the whole configuration) and the values
+    under which this one applies (``when={"name": ("genotype", "enas")}``);
+    see :func:`applies`.
     """
     if path not in (None, "file", "folder"):
         raise ValueError(f"path={path!r}: expected 'file' or 'folder'")
     metadata: dict[str, Any] = {"help": help}
+    if when is not None:
+        metadata["when"] = {name: tuple(values) for name, values in when.items()}
     if path is not None:
         metadata["path"] = path
     if range is not None:
@@ -67,6 +77,31 @@ def field_range(f: dataclasses.Field) -> Optional[tuple]:
 
 def field_unit(f: dataclasses.Field) -> Optional[str]:
     return f.metadata.get("unit")
+
+
+def field_when(f: dataclasses.Field) -> Optional[dict]:
+    return f.metadata.get("when")
+
+
+def applies(f: dataclasses.Field, owner: Any, root: Any = None) -> bool:
+    """Whether ``f`` means something in ``owner``, the dataclass that holds it (or its values as a dict).
+
+    A name in ``when`` is a field of ``owner``; one that starts with ``/``
+    (``/method``) is a field of ``root``, the configuration ``owner`` sits in.
+    """
+    def get(obj: Any, name: str) -> Any:
+        return obj.get(name) if isinstance(obj, dict) else getattr(obj, name)
+
+    for name, values in (field_when(f) or {}).items():
+        if name.startswith("/"):
+            if root is None:
+                raise ValueError(f"{f.name}: when names {name!r}; pass the configuration as root")
+            value = get(root, name[1:])
+        else:
+            value = get(owner, name)
+        if value not in values:
+            return False
+    return True
 
 
 def choices(hint: Any) -> Optional[list]:
