@@ -155,10 +155,12 @@ def test_search_job_streams_candidates_and_jobs_cli_lists_both(home, tmp_path, b
     assert main(["jobs", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [(j["kind"], j["status"], j["origin"]) for j in listed] == [("search", "done", "gui"), ("train", "done", "cli")]
+    assert [j["ran_on"] for j in listed] == ["cpu", "cpu"]  # where each ran, as the job resolved it
     assert listed[1]["run_dir"] == str(run.resolve()) and (run / "events.jsonl").is_file()
     assert main(["jobs", "list"]) == 0
     table = capsys.readouterr().out
     assert "search" in table and "train" in table and "done" in table
+    assert table.splitlines()[0].split()[5] == "ON" and all("  cpu  " in line for line in table.splitlines()[1:])
     assert main(["jobs", "show", str(listed[1]["id"])]) == 0
     assert json.loads(capsys.readouterr().out)["config"]["train"]["epochs"] == 1
     assert main(["jobs", "cancel", str(listed[1]["id"])]) == 2
@@ -172,8 +174,8 @@ def test_a_history_written_before_the_phase_column_opens_and_gains_it(home, tmp_
     from medvision_app.jobs import history as history_module
 
     path = tmp_path / "old.sqlite3"
-    old_schema = history_module._SCHEMA.replace(",\n    phase TEXT\n", "\n")
-    assert "phase" not in old_schema
+    old_schema = history_module._SCHEMA.replace(",\n    phase TEXT,\n    ran_on TEXT\n", "\n")
+    assert "phase" not in old_schema and "ran_on" not in old_schema
     spec = JobSpec("train", {"train": {"device": "cpu"}}, str(tmp_path / "run"))
     with sqlite3.connect(path) as db:
         db.execute(old_schema)
@@ -182,8 +184,8 @@ def test_a_history_written_before_the_phase_column_opens_and_gains_it(home, tmp_
     history = JobHistory(path)
     (record,) = history.list()
     assert record.name == "old" and record.phase is None
-    history.update(record.id, progress=0.4, phase="retraining")
-    assert history.get(record.id).phase == "retraining"
+    history.update(record.id, progress=0.4, phase="retraining", ran_on="cpu")
+    assert history.get(record.id).phase == "retraining" and history.get(record.id).ran_on == "cpu"
 
 
 def test_a_recorded_search_writes_its_phase_and_share_to_the_history(home, tmp_path, monkeypatch, capsys):
@@ -213,3 +215,31 @@ def test_a_recorded_search_writes_its_phase_and_share_to_the_history(home, tmp_p
     assert "retraining 40%" in capsys.readouterr().out
     record = JobHistory().list()[-1]
     assert (record.status, record.progress, record.phase) == ("done", 1.0, None)
+
+
+def test_a_job_asking_for_auto_records_where_it_ran(home, tmp_path, breast):
+    from medvision_app.jobs.execute import run_recorded
+
+    history = JobHistory()
+    config = tiny_train_config(breast, epochs=1)
+    config["train"]["device"] = "auto"
+    job_id, status, _ = run_recorded(JobSpec("train", config, str(tmp_path / "run")), history=history)
+    import torch
+
+    record = history.get(job_id)
+    assert status == "done" and record.device == "auto"
+    assert record.ran_on == ("cuda:0" if torch.cuda.is_available() else "cpu")
+
+
+def test_a_search_on_a_cluster_records_ray_and_enas_records_this_machine(tmp_path):
+    from medvision_app.jobs.execute import _search_device
+
+    def spec(**config):
+        return JobSpec("search", {"method": "bbnas", "data": "x", **config}, str(tmp_path / "s"))
+
+    assert _search_device(spec(executor="ray")) == "ray"
+    assert _search_device(spec(executor="ray", method="enas", device="cpu")) == "cpu"  # ENAS trains in the job
+    resumed = spec(executor="auto", device="cpu")
+    resumed = JobSpec("search", resumed.config, resumed.run_dir, resume=True, overrides={"executor": "ray"})
+    assert _search_device(resumed) == "ray"
+    assert _search_device(spec(device="cpu")) == "cpu"

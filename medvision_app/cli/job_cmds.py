@@ -46,11 +46,14 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([r.to_dict() for r in records], indent=1))
         return 0
-    print(f"{'ID':>4}  {'KIND':<8}  {'STATUS':<11}  {'DONE':>15}  {'STARTED':<16}  {'BEST':<22}  RUN FOLDER")
+    print(f"{'ID':>4}  {'KIND':<8}  {'STATUS':<11}  {'DONE':>15}  {'STARTED':<16}  {'ON':<7}  {'BEST':<22}  "
+          "RUN FOLDER")
     for r in records:
         done = progress_text(r.progress, r.phase)
         best = f"{r.best_metric_name} {r.best_metric:.4f}" if r.best_metric is not None else "-"
-        print(f"{r.id:>4}  {r.kind:<8}  {r.status:<11}  {done:>15}  {_when(r.started):<16}  {best:<22}  {r.run_dir}")
+        on = r.ran_on or (r.device if r.device != "auto" else "-")
+        print(f"{r.id:>4}  {r.kind:<8}  {r.status:<11}  {done:>15}  {_when(r.started):<16}  {on:<7}  {best:<22}  "
+              f"{r.run_dir}")
     return 0
 
 

@@ -319,8 +319,8 @@ class JobMonitor(QWidget):
         if not plotted and track.summary:
             parts += [f"{key} {value:.4f}" if isinstance(value, float) else f"{key} {value}"
                       for key, value in track.summary.items() if key in _RESULT_KEYS]
-        if track.device:
-            parts.append(f"device {track.device}")
+        if track.device or record.ran_on:  # a search's events name no device; its history row does
+            parts.append(f"device {track.device or record.ran_on}")
         if track.throughput:
             parts.append(f"{track.throughput:.0f} images/s")
         if track.fraction is not None and record.status == "running":  # a finished job says so already

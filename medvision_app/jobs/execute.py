@@ -175,8 +175,13 @@ def run_recorded(spec: JobSpec, *, history: Optional[JobHistory] = None, job_id:
     search = JobTrack(plan=search_plan(spec.config)) if spec.kind == "search" else None
     written: Optional[tuple] = None  # the (phase, share) last written, so the history is not rewritten per event
 
+    if search is not None:
+        history.update(job_id, ran_on=_search_device(spec))
+
     def track(event: Event) -> None:
         nonlocal written
+        if event.kind == "RunStarted":  # a training says where it landed (auto -> cpu or cuda:0)
+            history.update(job_id, ran_on=str(event.to_dict().get("device")))
         if search is not None:
             search.feed([{**event.to_dict(), "t": time.time()}])
             now = (search.phase, None if search.fraction is None else round(search.fraction, 2))
@@ -200,6 +205,19 @@ def run_recorded(spec: JobSpec, *, history: Optional[JobHistory] = None, job_id:
         raise
     history.finish(job_id, status, metric=best_metric(spec.kind, summary) if status == "done" else None)
     return job_id, status, summary
+
+
+def _search_device(spec: JobSpec) -> str:
+    """Where a search's candidates train: ``ray``, or the device its ``device`` setting resolves to here."""
+    config = {**spec.config, **{k: v for k, v in (spec.overrides or {}).items() if k in ("device", "executor")}}
+    if config.get("executor") == "ray" and config.get("method") != "enas":
+        return "ray"
+    try:
+        from medvision_app.training.engine import resolve_device
+
+        return str(resolve_device(str(config.get("device") or "auto")))
+    except Exception:  # noqa: BLE001 - a device that is not there: the search itself refuses it, by name
+        return str(config.get("device"))
 
 
 def _fraction(event: Event) -> Optional[float]:

@@ -40,11 +40,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     best_metric REAL,
     best_metric_name TEXT,
     error TEXT,
-    phase TEXT
+    phase TEXT,
+    ran_on TEXT
 )
 """
 # Columns added after the first release, with their SQL type: a history written before gets them on open.
-_ADDED_COLUMNS = {"phase": "TEXT"}
+_ADDED_COLUMNS = {"phase": "TEXT", "ran_on": "TEXT"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class JobRecord:
     best_metric_name: Optional[str]
     error: Optional[str]
     phase: Optional[str] = None  # a search's: "search" or "retraining", which ``progress`` is the share of
+    # Where it ran: ``device`` is what the job asked for (auto, cpu, cuda), this what that resolved to
+    # (cpu, cuda:0; ray for a search on a cluster), once the job has started.
+    ran_on: Optional[str] = None
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "spec"}
@@ -134,7 +138,7 @@ class JobHistory:
 
     def update(self, job_id: int, **values) -> None:
         allowed = {"status", "pid", "started", "ended", "progress", "phase", "best_metric", "best_metric_name", "error",
-                   "spec"}
+                   "spec", "ran_on"}
         bad = set(values) - allowed
         if bad:
             raise ValueError(f"unknown job column(s) {sorted(bad)}")
