@@ -114,3 +114,19 @@ def test_a_bbnas_search_is_bounded_by_its_time_budget_or_iterations_or_not_at_al
     unbounded.feed(finished)
     assert unbounded.progress_text == "-"
     assert search_plan({"train": {}}) == {}  # a training config has no search plan
+
+
+def test_an_ensemble_retraining_reaches_its_end_with_its_last_epoch():
+    from medvision_app.search.config import FinalTraining, SearchConfig
+    from medvision_app.utils.config_io import to_dict
+
+    # three networks trained side by side: one sequence of 4 epochs (final.py, networks/ensemble.py)
+    track = JobTrack(plan=search_plan(to_dict(SearchConfig(final=FinalTraining(epochs=4, ensemble=3)))))
+    track.feed([{"event": "CandidateEpoch", "candidate_id": "final", "epoch": e, "val_accuracy": 0.8,
+                 "val_loss": 0.4, "t": 10.0 * e} for e in range(1, 5)])
+    assert track.progress_text == "retraining 100%" and track.seconds_left == 0.0
+    enas = JobTrack(plan=search_plan(_enas_config(final_epochs=2, final_shapes=["enas-7"]) | {
+        "final": {"ensemble": 3}}))
+    enas.feed([{"event": "CandidateEpoch", "candidate_id": "final-enas-7", "epoch": 1, "val_accuracy": 0.8,
+                "val_loss": 0.4, "t": 1.0}])
+    assert enas.progress_text == "retraining 50%"

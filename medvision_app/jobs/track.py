@@ -108,20 +108,21 @@ def search_plan(config: dict) -> dict:
     """A search config's bounds, as the progress of its job needs them (``{}`` for anything else).
 
     ``budget_seconds`` and ``max_iterations`` (0: none), the ENAS shared
-    epochs, and the retraining: ``final_runs`` networks of ``final_epochs``
-    epochs at most (ENAS: one per final shape, each ``final.ensemble`` times).
+    epochs, and the retraining: ``final_runs`` retrainings of ``final_epochs``
+    epochs at most, one after another (ENAS: one per final shape). An
+    ensemble (``final.ensemble``) trains its networks side by side, in the
+    same epochs, so it is one retraining.
     """
     if not isinstance(config, dict) or "method" not in config:
         return {}
     final, enas = config.get("final") or {}, config.get("enas") or {}
-    copies = max(1, int(final.get("ensemble") or 1))
     plan = {"method": config["method"], "budget_seconds": float(config.get("budget_seconds") or 0.0),
             "max_iterations": int(config.get("max_iterations") or 0)}
     if config["method"] == "enas":
         plan.update(enas_epochs=int(enas.get("epochs") or 0), final_epochs=int(enas.get("final_epochs") or 0),
-                    final_runs=max(1, len(enas.get("final_shapes") or [None])) * copies)
+                    final_runs=max(1, len(enas.get("final_shapes") or [None])))
     else:
-        plan.update(final_epochs=int(final.get("epochs") or 0), final_runs=copies)
+        plan.update(final_epochs=int(final.get("epochs") or 0), final_runs=1)
     return plan
 
 
