@@ -86,3 +86,15 @@ def test_cli_executor_and_address_reach_the_config(tmp_path):
     assert cfg.executor == "ray" and cfg.ray.address == "10.0.0.5:6379" and cfg.ray.gpus_per_candidate == 0.25
     args = parser.parse_args(["search", "--method", "bbnas", "--data", str(tmp_path / "d.npz"), "--executor", "process"])
     assert _config(args).executor == "process"
+
+
+def test_enas_refuses_where_children_would_run(tmp_path, capsys):
+    from medvision_app.cli.main import main
+
+    (tmp_path / "d.npz").write_bytes(b"")
+    for flags in (["--executor", "ray"], ["--address", "auto"], ["--workers", "4"]):
+        assert main(["search", "--method", "enas", "--data", str(tmp_path / "d.npz"), *flags,
+                     "--out", str(tmp_path / "s")]) == 2
+        err = capsys.readouterr().err
+        assert f"{flags[0]} apply to bbnas and se-bbnas" in err and "ENAS trains its one shared network" in err
+    assert not (tmp_path / "s").exists()

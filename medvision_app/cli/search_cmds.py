@@ -7,6 +7,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Optional
 
 from medvision_app.cli.main import CliError
 from medvision_app.events import Event
@@ -106,6 +107,7 @@ def _config(args: argparse.Namespace):
         data["executor"] = args.executor or "ray"  # an address names a Ray cluster
     data = apply_overrides(data, args.overrides)
     cfg = from_dict(SearchConfig, data, where=str(args.config or "search"))
+    _refuse_workers_for_enas(cfg.method, args)
     if not cfg.data:
         raise CliError("search: --data PATH is required (or data = ... in the config)")
     if not Path(cfg.data).exists() and args.config and not Path(cfg.data).is_absolute():
@@ -117,6 +119,15 @@ def _config(args: argparse.Namespace):
     if not Path(cfg.data).exists():
         raise CliError(f"{cfg.data}: no such file or folder")
     return cfg
+
+
+def _refuse_workers_for_enas(method: Optional[str], args: argparse.Namespace) -> None:
+    """ENAS trains one shared network in the job's own process: where its children would run means nothing."""
+    given = [flag for flag, value in (("--executor", args.executor), ("--address", args.address),
+                                      ("--workers", args.workers)) if value is not None]
+    if method == "enas" and given:
+        raise CliError(f"search: {', '.join(given)} apply to bbnas and se-bbnas; ENAS trains its one shared network "
+                       "in this process (--set device=cpu|cuda picks where)")
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -138,6 +149,7 @@ def _search(args: argparse.Namespace) -> int:
                          "max_iterations": args.max_iterations, "workers": args.workers,
                          "executor": args.executor or ("ray" if args.address else None), "ray_address": args.address}
             config = load_state(out).get("config", {})
+            _refuse_workers_for_enas(config.get("method"), args)
             spec = JobSpec("search", config, str(out), resume=True,
                            overrides={k: v for k, v in overrides.items() if v is not None})
         else:
