@@ -108,6 +108,7 @@ def test_a_network_shows_only_the_settings_that_apply_to_it(qtbot):
     form.show()
     shown = [k for k in ("architecture", "architecture.text", "dense_units", "dense_dropout", "weights_path",
                          "attention_maps", "dropout", "metadata_hidden", "input_size") if form.is_shown(k)]
+    # weights_path stays: a path left behind with pretrained = none is refused by name, and must be reachable
     assert shown == ["weights_path", "input_size"]
     assert not form.editors["dense_units"].isVisible() and form.editors["input_size"].isVisible()
 
@@ -119,8 +120,6 @@ def test_a_network_shows_only_the_settings_that_apply_to_it(qtbot):
     assert form.is_shown("attention_maps") and form.is_shown("dropout")
     _edit(form.editors["name"], "genotype")
     assert form.is_shown("architecture.text") and not form.is_shown("dense_units")
-    form.editors["pretrained"].setCurrentText("none")
-    assert not form.is_shown("weights_path")
 
 
 def test_a_search_shows_the_settings_of_its_method_and_executor(qtbot):
@@ -139,3 +138,17 @@ def test_a_search_shows_the_settings_of_its_method_and_executor(qtbot):
     assert not form.is_shown("executor") and form.is_shown("final.eval.tta") and form.is_shown("budget_seconds")
     assert not form.is_shown("final.epochs") and form.is_shown("final.ensemble")  # enas.final_epochs instead
     assert form.config.method == "enas" and form.config.executor == "ray"  # hidden, not cleared
+
+
+def test_a_hidden_setting_an_error_names_is_shown_until_mended(qtbot):
+    from medvision_app.search.config import SearchConfig
+
+    form = ConfigForm(SearchConfig(method="bbnas"))
+    qtbot.addWidget(form)
+    form.editors["final.init"].setCurrentText("search")
+    form.editors["final.ensemble"].setValue(3)  # refused: copies of one set of weights stay one network
+    assert "final.init" in form.error
+    form.editors["method"].setCurrentText("enas")  # hides final.init, which the error names
+    assert form.is_shown("final.init") and "final.init" in form.error
+    form.editors["final.init"].setCurrentText("scratch")
+    assert not form.error and not form.is_shown("final.init") and form.config.method == "enas"

@@ -118,14 +118,21 @@ class ConfigForm(QWidget):
         if f.metadata.get("when"):
             self._conditional.append((form, row, f, prefix))
 
-    def _show_applicable(self, values: Optional[dict] = None) -> None:
-        """Show each conditional row while the settings it names allow it (the editors' values, valid or not)."""
-        values = self.values() if values is None else values
+    def _show_applicable(self) -> None:
+        """Show each conditional row while the settings it names allow it (the editors' values, valid or not).
+
+        A row the current error names stays shown whatever the settings, so
+        the value it complains about can be mended.
+        """
+        values = self.values()
+        named = self.error.split(",", 1)[0]
         for form, row, f, prefix in self._conditional:
             owner = values
             for part in prefix:
                 owner = owner.get(part) or {}
-            form.setRowVisible(row, applies(f, owner, values))
+            dotted = ".".join(prefix + (f.name,))
+            blamed = bool(self.error) and re.search(rf"(^|[\s:]){re.escape(dotted)}([\s.:\[]|$)", named) is not None
+            form.setRowVisible(row, blamed or applies(f, owner, values))
 
     def is_shown(self, dotted: str) -> bool:
         """Whether the row of ``dotted`` (``architecture``, ``ray.address``) is shown now, with every group above it."""
@@ -265,20 +272,21 @@ class ConfigForm(QWidget):
                     setter(flat[key])
         finally:
             self.blockSignals(False)
-        self._show_applicable()
         self._mark("")
+        self._show_applicable()
 
     def _edited(self, *_args) -> None:
         if self.signalsBlocked():
             return
-        self._show_applicable()
         try:
             config = from_dict(self.cls, self.values())
         except (ConfigError, ValueError, TypeError) as exc:
             self._mark(str(exc))
+            self._show_applicable()
             self.invalid.emit(self.error)
             return
         self._mark("")
+        self._show_applicable()
         self.config = config
         self.configChanged.emit(config)
 

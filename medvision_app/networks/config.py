@@ -43,7 +43,7 @@ class ModelConfig:
     pretrained: Literal["none", "imagenet"] = option("none", help="imagenet loads ImageNet weights (never "
                                                      "silently replaced); none trains from scratch.")
     weights_path: Optional[str] = option(None, help="File of the pretrained weights (empty: the torch hub cache).",
-                                         path="file", when={"pretrained": ("imagenet",)})
+                                         path="file")
     input_size: int = option(224, help="Images are resized to this square size.", range=(8, 4096), unit="pixels")
     in_channels: int = option(3, help="Input channels the network takes (1 grey or 3 colour).", range=(1, 4))
     soft_attention: bool = option(False, help="Add the Soft-Attention head.")
