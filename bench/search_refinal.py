@@ -41,18 +41,18 @@ def refinal(folder: Path, overrides: list[str]) -> dict:
             "train_limit": cfg.final.train_limit, "runs": final["runs"]}
 
 
+_SLUG_MAX = 120  # characters of a retraining's folder name; a file name holds 255 bytes
+
+
 def _slug(overrides: list[str]) -> str:
     """A folder name for a set of overrides: ``final.epochs=4 final.schedule=cosine`` -> ``epochs-4+schedule-cosine``."""
     parts = sorted(o.removeprefix("final.").replace("=", "-").replace('"', "").replace("'", "") for o in overrides)
     slug = "+".join("".join(c if c.isalnum() or c in "-._" else "_" for c in p) for p in parts)
     if len(slug) > _SLUG_MAX:
-        # a file name holds 255 bytes; an augmentation section's overrides pass that
+        # an augmentation section's overrides pass the file-name limit
         digest = hashlib.sha256(slug.encode()).hexdigest()[:12]
         slug = f"{slug[:_SLUG_MAX - 13]}~{digest}"
     return slug or "same"
-
-
-_SLUG_MAX = 120
 
 
 def main(argv=None) -> int:

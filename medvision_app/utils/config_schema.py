@@ -6,9 +6,10 @@ A field made with :func:`option` carries, in its dataclass metadata,
 - ``"range"``: ``(lo, hi)``, inclusive, either bound ``None`` for open
   (only present when given);
 - ``"unit"``: ``"epochs"``, ``"images"``, ... (only present when given);
-- ``"when"``: ``{sibling: (values, ...)}``, the settings under which the
-  field means something (only present when given): a form shows it only
-  then, and the value is kept, not cleared, while it is hidden.
+- ``"when"``: ``{sibling: (values, ...)}`` (or ``{"/field": ...}``, a field
+  of the whole configuration), the settings under which the field means
+  something (only present when given): a form shows it only then, and the
+  value is kept, not cleared, while it is hidden.
 
 Choices are declared by the type (``typing.Literal`` or an ``enum.Enum``).
 :func:`validate` checks an instance against all of it, so the TOML loader,
