@@ -31,6 +31,12 @@ def test_identity_by_default():
     np.testing.assert_allclose(out, pattern())
 
 
+def test_a_config_that_transforms_nothing_says_so_whatever_its_note():
+    assert AugmentationConfig().is_identity and AugmentationConfig(description="none, as the paper").is_identity
+    assert not AugmentationConfig(horizontal_flip=0.5).is_identity
+    assert not AugmentationConfig(rotation=RotationConfig(probability=1.0, degrees=(-10.0, 10.0))).is_identity
+
+
 def test_certain_flip_and_inversion():
     image = pattern()
     flipped = build_augmenter(AugmentationConfig(horizontal_flip=1.0))(image, 0)

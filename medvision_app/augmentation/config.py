@@ -146,6 +146,11 @@ class AugmentationConfig:
         if self.interpolation not in ("bilinear", "nearest"):
             raise ValueError(f"interpolation must be 'bilinear' or 'nearest', got {self.interpolation!r}")
 
+    @property
+    def is_identity(self) -> bool:
+        """Whether these settings leave every image as it is (the defaults, whatever the note): no augmenter needed."""
+        return self == AugmentationConfig(description=self.description)
+
 
 def default_preview_config() -> AugmentationConfig:
     """What ``medvision augment-preview`` shows without ``--config``: mild, typical settings."""

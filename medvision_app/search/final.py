@@ -136,9 +136,8 @@ def retrain_and_evaluate(
             m = event.metrics
             emit(CandidateEpoch("final", event.epoch, float(m.get("val_accuracy", 0.0)), float(m.get("val_loss", 0.0))))
 
-    identity = augmentation == AugmentationConfig(description=augmentation.description)
-    train = InMemoryDataset(data.x_train, data.y_train, augment=None if identity else build_augmenter(augmentation),
-                            seed=seed)
+    train = InMemoryDataset(data.x_train, data.y_train,
+                            augment=None if augmentation.is_identity else build_augmenter(augmentation), seed=seed)
     trainer = Trainer(model, train, InMemoryDataset(data.x_val, data.y_val),
                       settings, num_classes=data.n_classes, config=to_dict(config), run_dir=str(run_dir),
                       emit=relay, cancel=cancel, default_handlers=False)

@@ -108,10 +108,9 @@ def _prepare(config: TrainConfig, path: Path, splits, *, emit: Emit, cancel, enc
         def preprocess(img: np.ndarray) -> np.ndarray:
             return apply_pipeline(img, config.preprocessing)[0]
 
-    from medvision_app.augmentation import AugmentationConfig, build_augmenter
+    from medvision_app.augmentation import build_augmenter
 
-    augment = None if config.augmentation == AugmentationConfig(description=config.augmentation.description) \
-        else build_augmenter(config.augmentation)
+    augment = None if config.augmentation.is_identity else build_augmenter(config.augmentation)
     return prepare_data(
         config.data, path,
         input_size=config.model.input_size, in_channels=config.model.in_channels,
