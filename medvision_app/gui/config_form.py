@@ -118,13 +118,13 @@ class ConfigForm(QWidget):
         if f.metadata.get("when"):
             self._conditional.append((form, row, f, prefix))
 
-    def _show_applicable(self) -> None:
-        """Show each conditional row while the settings it names allow it (the editors' values, valid or not).
+    def _show_applicable(self, values: Optional[dict] = None) -> None:
+        """Show each conditional row while the settings it names allow it (the editors' ``values``, valid or not).
 
         A row the current error names stays shown whatever the settings, so
         the value it complains about can be mended.
         """
-        values = self.values()
+        values = self.values() if values is None else values
         named = self.error.split(",", 1)[0]
         for form, row, f, prefix in self._conditional:
             owner = values
@@ -278,15 +278,16 @@ class ConfigForm(QWidget):
     def _edited(self, *_args) -> None:
         if self.signalsBlocked():
             return
+        values = self.values()
         try:
-            config = from_dict(self.cls, self.values())
+            config = from_dict(self.cls, values)
         except (ConfigError, ValueError, TypeError) as exc:
             self._mark(str(exc))
-            self._show_applicable()
+            self._show_applicable(values)
             self.invalid.emit(self.error)
             return
         self._mark("")
-        self._show_applicable()
+        self._show_applicable(values)
         self.config = config
         self.configChanged.emit(config)
 

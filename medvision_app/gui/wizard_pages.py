@@ -41,6 +41,7 @@ from medvision_app.gui.config_form import ConfigForm
 from medvision_app.gui.preprocessing_panel import PreprocessingPanel
 from medvision_app.gui.workers import start_worker
 from medvision_app.jobs.probe import decode_thumb, probe_in_child
+from medvision_app.search.config import BBNAS_METHODS, candidates_on_ray
 from medvision_app.utils.config_io import ConfigError, from_dict, to_dict
 
 ERROR_STYLE = "color: #e74c3c;"
@@ -72,8 +73,8 @@ AUTO_GROUP = "automatic"
 
 def candidates_run_on(cfg) -> str:
     """Where a search's candidates train, in words (the summary and the model page say it)."""
-    if cfg.executor != "ray" or cfg.method == "enas":
-        return "this machine"  # ENAS trains one shared network, in the job's own process
+    if not candidates_on_ray(cfg.method, cfg.executor):
+        return "this machine"
     return f"the Ray cluster at {cfg.ray.address}" if cfg.ray.address else "a Ray instance started on this machine"
 
 
@@ -402,8 +403,8 @@ class ModelPage(QWizardPage):
             self.where.blockSignals(True)
             self.where.setCurrentIndex(1 if cfg.executor == "ray" else 0)
             self.where.blockSignals(False)
-            self.where.setVisible(cfg.method != "enas")
-            self.where_label.setVisible(cfg.method != "enas")
+            self.where.setVisible(cfg.method in BBNAS_METHODS)  # ENAS trains in the job's own process
+            self.where_label.setVisible(cfg.method in BBNAS_METHODS)
         self.completeChanged.emit()
 
     def _where_changed(self, index: int) -> None:

@@ -209,8 +209,10 @@ def run_recorded(spec: JobSpec, *, history: Optional[JobHistory] = None, job_id:
 
 def _search_device(spec: JobSpec) -> str:
     """Where a search's candidates train: ``ray``, or the device its ``device`` setting resolves to here."""
+    from medvision_app.search.config import candidates_on_ray
+
     config = {**spec.config, **{k: v for k, v in (spec.overrides or {}).items() if k in ("device", "executor")}}
-    if config.get("executor") == "ray" and config.get("method") != "enas":
+    if candidates_on_ray(config.get("method"), config.get("executor")):
         return "ray"
     try:
         from medvision_app.training.engine import resolve_device

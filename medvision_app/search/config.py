@@ -16,6 +16,14 @@ FinalInit = Literal["scratch", "search"]
 # auto: in this process with one worker, else a pool of worker processes
 ExecutorName = Literal["auto", "local", "process", "ray"]
 EXECUTORS = get_args(ExecutorName)
+# The searches that train children one by one, which an executor places; ENAS
+# trains one shared network in the job's own process.
+BBNAS_METHODS = ("bbnas", "se-bbnas")
+
+
+def candidates_on_ray(method: Optional[str], executor: Optional[str]) -> bool:
+    """Whether a search with this ``method`` and ``executor`` trains its candidates on Ray (ENAS never does)."""
+    return executor == "ray" and method != "enas"
 
 
 @dataclass
@@ -50,7 +58,7 @@ class RaySettings:
 
 
 # A final.* setting the ENAS retraining does not read (the search's method, from the root)
-_BBNAS_ROOT = {"/method": ("bbnas", "se-bbnas")}
+_BBNAS_ROOT = {"/method": BBNAS_METHODS}
 
 
 @dataclass
@@ -128,7 +136,7 @@ class EnasSettings:
 
 
 # Settings that mean something only for some searches (the form shows them then).
-_BBNAS = {"method": ("bbnas", "se-bbnas")}
+_BBNAS = {"method": BBNAS_METHODS}
 _INHERITING = {**_BBNAS, "inherit": (True,)}
 _DISCARDING = {**_INHERITING, "early_discard": (True,)}
 
