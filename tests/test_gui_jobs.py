@@ -375,6 +375,7 @@ def test_where_a_search_runs_is_the_search_config_executor(qtbot, home, tmp_path
     assert model.where.currentIndex() == 1
     _set(form.editors["method"], "enas")  # ENAS trains its one shared network in the job's own process
     assert model.where.isHidden() and "candidates run on this machine" in model.size.text()
+    assert f"{form.config.enas.epochs} shared epochs" in model.size.text() and "worker" not in model.size.text()
     assert not form.is_shown("ray.address")
     _set(form.editors["method"], "bbnas")
     assert not model.where.isHidden() and form.is_shown("ray.address")

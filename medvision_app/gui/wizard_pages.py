@@ -397,9 +397,12 @@ class ModelPage(QWizardPage):
         elif self.wizard().kind == "search":
             cfg = self.forms["search"].config
             budget = f"{cfg.budget_seconds / 60:g} min" if cfg.budget_seconds else "no time limit"
-            its = f"{cfg.max_iterations} iterations" if cfg.max_iterations else "until the stopping rule"
-            self.size.setText(f"{cfg.method}: {budget}, {its}, {cfg.workers} worker(s); candidates run on "
-                              f"{candidates_run_on(cfg)}")
+            if cfg.method in BBNAS_METHODS:
+                its = f"{cfg.max_iterations} iterations" if cfg.max_iterations else "until the stopping rule"
+                plan = f"{its}, {cfg.workers} worker(s)"
+            else:  # ENAS has no iterations or workers: max_iterations, when set, caps its shared epochs
+                plan = f"{cfg.max_iterations or cfg.enas.epochs} shared epochs"
+            self.size.setText(f"{cfg.method}: {budget}, {plan}; candidates run on {candidates_run_on(cfg)}")
             self.where.blockSignals(True)
             self.where.setCurrentIndex(1 if cfg.executor == "ray" else 0)
             self.where.blockSignals(False)
