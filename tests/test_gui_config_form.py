@@ -152,3 +152,25 @@ def test_a_hidden_setting_an_error_names_is_shown_until_mended(qtbot):
     assert form.is_shown("final.init") and "final.init" in form.error
     form.editors["final.init"].setCurrentText("scratch")
     assert not form.error and not form.is_shown("final.init") and form.config.method == "enas"
+
+
+def test_an_error_outlines_the_key_it_names_not_one_ending_in_the_same_name(qtbot):
+    from medvision_app.search.config import SearchConfig
+
+    form = ConfigForm(SearchConfig())
+    qtbot.addWidget(form)
+    outlined = lambda: {k for k, editor in form.editors.items() if editor.styleSheet()}  # noqa: E731
+
+    # "final.train_limit" ends in the top-level "train_limit"; an error about the retraining's is not the search's
+    form._mark("search.toml: final.train_limit: -1 is out of range; allowed: 0 or more")
+    assert outlined() == {"final.train_limit"}
+    form._mark("final.eval.threshold.method: 'x' is not one of ['youden', 'fixed']")
+    assert outlined() == {"final.eval.threshold.method"}
+    form._mark("SearchConfig: val_fraction=1.5 must be between 0 and 1")  # a __post_init__ writes key=value
+    assert outlined() == {"val_fraction"}
+
+    # through the editors: a NaN threshold outlines that editor alone, and mending it clears the outline
+    _edit(form.editors["final.eval.threshold.value"], "nan")
+    assert outlined() == {"final.eval.threshold.value"}, form.error
+    _edit(form.editors["final.eval.threshold.value"], "0.5")
+    assert not outlined() and not form.error

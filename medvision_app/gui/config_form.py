@@ -125,13 +125,12 @@ class ConfigForm(QWidget):
         the value it complains about can be mended.
         """
         values = self.values() if values is None else values
-        named = self.error.split(",", 1)[0]
+        named = _named_keys(self.error)
         for form, row, f, prefix in self._conditional:
             owner = values
             for part in prefix:
                 owner = owner.get(part) or {}
-            dotted = ".".join(prefix + (f.name,))
-            blamed = bool(self.error) and re.search(rf"(^|[\s:]){re.escape(dotted)}([\s.:\[]|$)", named) is not None
+            blamed = _names(named, ".".join(prefix + (f.name,)))
             form.setRowVisible(row, blamed or applies(f, owner, values))
 
     def is_shown(self, dotted: str) -> bool:
@@ -294,10 +293,24 @@ class ConfigForm(QWidget):
     def _mark(self, error: str) -> None:
         """Outline the editor the error names (its dotted key opens the message)."""
         self.error = error
-        head = error.split(",", 1)[0]
+        named = _named_keys(error)
         for name, editor in self.editors.items():
-            bad = bool(error) and re.search(rf"(^|[\s.:]){re.escape(name)}([\s:\[]|$)", head) is not None
-            editor.setStyleSheet(INVALID_STYLE if bad else "")
+            editor.setStyleSheet(INVALID_STYLE if _names(named, name) else "")
+
+
+# A dotted key as an error writes it: at the start, or after a space or a colon ("run.toml: final.lr: ..."),
+# never after a dot, so "final.train_limit" does not also name the top-level "train_limit".
+_KEY = re.compile(r"(?:^|(?<=[\s:]))([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)")
+
+
+def _named_keys(error: str) -> frozenset[str]:
+    """The dotted keys the head of ``error`` (before its first comma) could be naming."""
+    return frozenset(_KEY.findall(error.split(",", 1)[0])) if error else frozenset()
+
+
+def _names(named: frozenset[str], dotted: str) -> bool:
+    """Whether an error naming ``named`` is about ``dotted`` or, for a group's row, a key below it."""
+    return any(key == dotted or key.startswith(dotted + ".") for key in named)
 
 
 def _parse_list(text: str, item_type: Any) -> list:
