@@ -98,3 +98,19 @@ def test_enas_refuses_where_children_would_run(tmp_path, capsys):
         err = capsys.readouterr().err
         assert f"{flags[0]} apply to bbnas and se-bbnas" in err and "ENAS trains its one shared network" in err
     assert not (tmp_path / "s").exists()
+
+
+def test_an_enas_config_file_naming_ray_runs_here_and_says_so(tmp_path, capsys):
+    from medvision_app.cli.search_cmds import _config, register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    (tmp_path / "d.npz").write_bytes(b"")
+    config = tmp_path / "enas.toml"
+    config.write_text(f'method = "enas"\ndata = "{tmp_path / "d.npz"}"\nexecutor = "ray"\n')
+    cfg = _config(parser.parse_args(["search", "--config", str(config)]))
+    err = capsys.readouterr().err
+    assert cfg.method == "enas" and f"warning: {config}: executor = \"ray\" applies to bbnas" in err
+    config.write_text(f'method = "bbnas"\ndata = "{tmp_path / "d.npz"}"\nexecutor = "ray"\n')
+    assert _config(parser.parse_args(["search", "--config", str(config)])).executor == "ray"
+    assert not capsys.readouterr().err
