@@ -85,7 +85,7 @@ class _Display:
 
 
 def _config(args: argparse.Namespace):
-    from medvision_app.search.config import BBNAS_METHODS, SearchConfig
+    from medvision_app.search.config import SearchConfig, candidates_on_ray
     from medvision_app.utils.config_io import apply_overrides, from_dict, load_config, to_dict
 
     cfg = load_config(SearchConfig, args.config) if args.config else SearchConfig(method=args.method or "bbnas")
@@ -108,7 +108,7 @@ def _config(args: argparse.Namespace):
     data = apply_overrides(data, args.overrides)
     cfg = from_dict(SearchConfig, data, where=str(args.config or "search"))
     _refuse_workers_for_enas(cfg.method, args)
-    if cfg.method not in BBNAS_METHODS and cfg.executor == "ray":
+    if cfg.executor == "ray" and not candidates_on_ray(cfg.method, cfg.executor):
         # Not refused: a file saved from a Ray BbNAS and switched to ENAS is still a valid ENAS search.
         print(f"warning: {args.config or 'search'}: executor = \"ray\" applies to bbnas and se-bbnas; "
               "ENAS trains its one shared network in this process", file=sys.stderr)
